@@ -207,7 +207,7 @@ class HandModel:
             for k, fid in enumerate(self._link_fids):
                 poses[i, k] = self.data.oMf[fid].homogeneous
         poses = poses.reshape(q.shape[:-1] + poses.shape[1:])
-        return FKResult(link_poses=poses, fingertips=poses[..., self._tip_link_index, :3, 3])
+        return FKResult(link_poses=poses, fingertips=poses[..., self._tip_link_index, :, :][..., :3, 3])
 
     def fingertip_positions(self, q: np.ndarray) -> np.ndarray:
         """``(..., F, 3)`` fingertip positions [m]."""

@@ -1,0 +1,207 @@
+"""Retargeting of human 21-keypoint motion to any hand with dex-retargeting.
+
+Robot hands use dex-retargeting's shipped *offline* configurations (position retargeting of
+fingertips and middle phalanges, free 6-DoF wrist) with only ``urdf_path`` replaced by this
+project's generated URDF: the joint and link names are the public models', so the shipped
+link lists apply unchanged. ``kind="vector"`` uses the shipped teleop (vector) configuration
+instead, with the wrist set from the human hand frame (vector retargeting has no position
+objective for the wrist). The human hand retargets onto its own skeleton with all 20
+non-wrist keypoints as position targets.
+
+Warm start: the first frame's wrist is initialised analytically by aligning the hand's
+canonical frame (wrist -> knuckles = +z, towards the thumb = +y, out of the palm = +x, derived
+from the model at zero pose) with the same frame measured on the human keypoints, and the
+knuckle centroids. Later frames start from the previous solution. Joint limits are enforced
+by the optimiser (SLSQP bounds); results are clamped to the limits once more at 1e-6.
+
+Input keypoints are in MANO / MediaPipe order, world frame, metres, shape ``(T, 21, 3)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from unihm_core.errors import InputError
+from unihm_core.hands.model import HandModel, wrist_pose_to_q
+from unihm_core.hands.registry import load_hand, urdf_path
+
+# Per hand, the file stem of dex-retargeting's shipped configuration.
+DEX_CONFIG_STEMS = {
+    "shadow": "shadow_hand_right",
+    "allegro": "allegro_hand_right",
+    "schunk_svh": "schunk_svh_hand_right",
+    "leap": "leap_hand_right",
+    "ability": "ability_hand_right",
+    "inspire": "inspire_hand_right",
+    "panda_gripper": "panda_gripper",
+}
+# Keypoint indices (MANO order) of the knuckles used for the hand frame.
+WARMUP_SOLVES = 8
+FTOL_ABS = 1e-8
+WRIST, INDEX_MCP, MIDDLE_MCP, RING_MCP, PINKY_MCP = 0, 5, 9, 13, 17
+
+
+@dataclass(frozen=True)
+class RetargetResult:
+    """``q`` ``(T, D)`` in the hand's state order, ``joint_names`` ``(D,)``, and the mean
+    fingertip position error per frame ``tip_error`` ``(T,)`` [m] against the human tips."""
+
+    hand: str
+    q: np.ndarray
+    joint_names: tuple[str, ...]
+    tip_error: np.ndarray
+
+
+def shipped_config(hand: str, kind: str = "position") -> dict:
+    """dex-retargeting's shipped configuration for ``hand`` as a dict (urdf_path replaced)."""
+    import dex_retargeting
+
+    if hand not in DEX_CONFIG_STEMS:
+        raise InputError(f"no dex-retargeting configuration for hand {hand!r}")
+    folder = "offline" if kind == "position" else "teleop"
+    path = Path(dex_retargeting.__file__).parent / "configs" / folder / f"{DEX_CONFIG_STEMS[hand]}.yml"
+    with open(path, encoding="utf-8") as f:
+        cfg = yaml.safe_load(f)["retargeting"]
+    cfg["urdf_path"] = str(urdf_path(hand))
+    return cfg
+
+
+def human_config() -> dict:
+    """Position retargeting of the 20 non-wrist keypoints onto the human skeleton."""
+    hand = load_hand("human")
+    return {
+        "type": "position",
+        "urdf_path": str(urdf_path("human")),
+        "target_joint_names": None,
+        "target_link_names": list(hand.spec.keypoint_links[1:]),
+        "target_link_human_indices": list(range(1, 21)),
+        "add_dummy_free_joint": True,
+        "low_pass_alpha": 1,
+    }
+
+
+def build_retargeting(hand: str, kind: str = "position"):
+    """A fresh dex-retargeting ``SeqRetargeting`` for ``hand`` (``position`` or ``vector``)."""
+    from dex_retargeting.retargeting_config import RetargetingConfig
+
+    cfg = human_config() if hand == "human" else shipped_config(hand, kind)
+    cfg["low_pass_alpha"] = 1  # no filtering: the sequences are offline and already smooth
+    retargeting = RetargetingConfig.from_dict(cfg).build()
+    # The shipped stopping rule (|delta loss| < 1e-5 on a Huber loss averaged over
+    # coordinates) stops about a centimetre short; offline data deserves tighter solves.
+    retargeting.optimizer.opt.set_ftol_abs(FTOL_ABS)
+    return retargeting
+
+
+def human_hand_frame(kp: np.ndarray) -> np.ndarray:
+    """4x4 canonical frame of a human hand from its ``(21, 3)`` keypoints (origin at the wrist)."""
+    z = kp[[INDEX_MCP, MIDDLE_MCP, RING_MCP, PINKY_MCP]].mean(0) - kp[WRIST]
+    z /= np.linalg.norm(z)
+    y = kp[INDEX_MCP] - kp[PINKY_MCP]
+    y -= z * (y @ z)
+    y /= np.linalg.norm(y)
+    T = np.eye(4)
+    T[:3, :3] = np.stack([np.cross(y, z), y, z], axis=1)
+    T[:3, 3] = kp[WRIST]
+    return T
+
+
+def knuckles(model: HandModel, q: np.ndarray | None = None) -> np.ndarray:
+    """``(F, 3)`` position of the first moving joint of each finger chain (its knuckle)."""
+    spec = model.spec
+    parent_joint = {j.child: j for j in spec.joints}
+    links = []
+    for tip in spec.fingertip_links:
+        link, base = tip, tip
+        while link in parent_joint and link != spec.palm_link:
+            j = parent_joint[link]
+            if j.type != "fixed":
+                base = j.child
+            link = j.parent
+            if link in {x.child for x in spec.joints if x.type == "fixed" and x.parent == spec.palm_link} | {spec.palm_link}:
+                break
+        links.append(base)
+    return model.link_positions(model.zero() if q is None else q, tuple(links))
+
+
+@functools.lru_cache(maxsize=None)
+def canonical_frame(hand: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation of the canonical hand frame in the root frame, and the knuckle centroid.
+
+    Derived from the model with the wrist at identity and fingers at zero: +z from the root
+    towards the centroid of the non-thumb knuckles, +y from the last finger's knuckle towards
+    the index finger's (for a two-finger gripper: from the right to the left fingertip).
+    """
+    model = load_hand(hand)
+    if len(model.fingertip_links) == 2:
+        pts = model.fingertip_positions(model.zero())
+        centroid, y = pts.mean(0), pts[0] - pts[1]
+    else:
+        k = knuckles(model)
+        centroid, y = k[1:].mean(0), k[1] - k[-1]
+    z = centroid / np.linalg.norm(centroid)
+    y = y - z * (y @ z)
+    y /= np.linalg.norm(y)
+    return np.stack([np.cross(y, z), y, z], axis=1), centroid
+
+
+def initial_wrist(hand: str, kp: np.ndarray) -> np.ndarray:
+    """6 wrist coordinates placing ``hand``'s canonical frame on the human hand frame."""
+    H = human_hand_frame(kp)
+    R_c, centroid = canonical_frame(hand)
+    R_root = H[:3, :3] @ R_c.T
+    human_knuckles = kp[[INDEX_MCP, MIDDLE_MCP, RING_MCP, PINKY_MCP]].mean(0)
+    T = np.eye(4)
+    T[:3, :3] = R_root
+    T[:3, 3] = human_knuckles - R_root @ centroid
+    return wrist_pose_to_q(T)
+
+
+def _validate(keypoints: np.ndarray) -> np.ndarray:
+    kp = np.asarray(keypoints, dtype=float)
+    if kp.ndim != 3 or kp.shape[1:] != (21, 3):
+        raise InputError(f"expected human keypoints of shape (T, 21, 3), got {kp.shape}")
+    if len(kp) == 0 or not np.all(np.isfinite(kp)):
+        raise InputError("human keypoints are empty or contain NaN/inf")
+    return kp
+
+
+def retarget_sequence(keypoints: np.ndarray, hand: str | HandModel, kind: str = "position") -> RetargetResult:
+    """Retarget a ``(T, 21, 3)`` human keypoint sequence to ``hand``; see the module docstring."""
+    kp = _validate(keypoints)
+    model = hand if isinstance(hand, HandModel) else load_hand(hand)
+    retargeting = build_retargeting(model.name, kind)
+    optimizer = retargeting.optimizer
+    names = list(retargeting.joint_names)
+    pick = np.array([names.index(n) for n in model.joint_names])
+    wrist0 = initial_wrist(model.name, kp[0])
+    for k, jn in enumerate(optimizer.target_joint_names[:6]):
+        if jn.startswith("dummy_"):
+            retargeting.last_qpos[k] = wrist0[k]
+    indices = np.asarray(optimizer.target_link_human_indices)
+    out = np.empty((len(kp), model.dof))
+    for t, frame in enumerate(kp):
+        if optimizer.retargeting_type == "POSITION":
+            ref = frame[indices]
+        else:
+            ref = frame[indices[1]] - frame[indices[0]]
+            full = retargeting.get_qpos()
+            full[:6] = initial_wrist(model.name, frame)
+            retargeting.set_qpos(full)
+        # The optimiser regularises towards the previous solution, so the first frame
+        # (which starts from the middle of the joint ranges) is solved several times.
+        for _ in range(WARMUP_SOLVES if t == 0 else 1):
+            full = retargeting.retarget(ref)
+        out[t] = full[pick]
+        if optimizer.retargeting_type != "POSITION":
+            out[t, :6] = initial_wrist(model.name, frame)
+    q = model.clamp(out)
+    tips = model.fingertip_positions(q)
+    human_tip_index = [4, 8, 12, 16, 20] if len(model.fingertip_links) == 5 else [4, 8, 12, 16][: len(model.fingertip_links)]
+    err = np.linalg.norm(tips - kp[:, human_tip_index], axis=-1).mean(-1)
+    return RetargetResult(hand=model.name, q=q, joint_names=model.joint_names, tip_error=err)
