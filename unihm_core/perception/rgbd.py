@@ -1,0 +1,377 @@
+"""RGB-D intake: load and validate colour + depth, decide depth units, back-project.
+
+Accepted inputs
+---------------
+* colour: PNG/JPEG (any Pillow mode, converted to RGB) or an (H, W, 3) uint8 array.
+* depth: a single-channel 16-bit PNG, a ``.npy`` file (loaded with
+  ``allow_pickle=False``) or an (H, W) array.
+
+Depth units (what :func:`depth_to_metres` assumes, reported in ``RGBDFrame.depth_units``)
+-----------------------------------------------------------------------------------------
+* ``depth_scale`` given (depth units per metre, camera.json): ``metres = raw / depth_scale``
+  for any dtype; that is the user's explicit word and wins.
+* integer depth (uint16 PNG): millimetres (RealSense / Kinect / DexYCB convention).
+* float depth: metres. If the median valid value is above
+  :data:`FLOAT_MILLIMETRE_MEDIAN` (20 m is beyond any tabletop camera) the values are
+  taken as millimetres, divided by 1000, and a warning saying so is recorded in
+  ``RGBDFrame.warnings`` (pass ``depth_scale=1`` to force metres).
+
+Zero, NaN and infinite depth means "no measurement" and is dropped. Negative depth is
+rejected (it is a sign of a wrong file, not of a missing reading).
+
+Images are checked for size from the header *before* decoding (decompression bombs) and
+then fully decoded, so truncated or corrupt files fail here with :class:`InputError`
+instead of later with garbage pixels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from unihm_core.errors import InputError
+from unihm_core.perception.intrinsics import Intrinsics
+
+#: Largest accepted image [pixels] (a 4096 x 4096 frame).
+MAX_PIXELS = 4096 * 4096
+#: Float depth whose median exceeds this [raw units] is taken as millimetres.
+FLOAT_MILLIMETRE_MEDIAN = 20.0
+#: Fewest valid depth pixels for a usable frame.
+MIN_VALID_POINTS = 1000
+#: Valid depth range [m]; readings outside are treated as missing.
+MIN_DEPTH_M = 0.05
+MAX_DEPTH_M = 10.0
+
+ImageSource = Union[str, Path, np.ndarray]
+
+
+@dataclass(frozen=True)
+class RGBDFrame:
+    """A validated RGB-D frame.
+
+    Attributes:
+        rgb: (H, W, 3) uint8 colour image.
+        depth: (H, W) float32 depth along the optical axis [m]; 0 where missing.
+        intrinsics: camera intrinsics matching the image size.
+        depth_units: human-readable statement of the units assumed for the raw depth.
+        warnings: things the user should know (e.g. unit conversion guesses).
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    intrinsics: Intrinsics
+    depth_units: str
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(H, W) bool mask of pixels with a usable depth reading."""
+        return self.depth > 0.0
+
+
+@dataclass(frozen=True)
+class CameraCloud:
+    """Back-projected valid depth pixels, in the camera frame.
+
+    Attributes:
+        points: (N, 3) float64 camera-frame points [m] (x right, y down, z forward).
+        colors: (N, 3) float64 colours in [0, 1].
+        pixel_index: (N,) int64 row-major index ``v * W + u`` of each point's pixel.
+    """
+
+    points: np.ndarray
+    colors: np.ndarray
+    pixel_index: np.ndarray
+
+
+# ---------------------------------------------------------------------------------------
+# image files
+# ---------------------------------------------------------------------------------------
+def _open_image(path: Path, what: str, max_pixels: int):
+    """Open ``path`` with Pillow, check its header size, and decode it fully."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise InputError(f"{what} file {path} does not exist.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(
+            f"{what} file {path} declares an enormous image; refusing to decode it "
+            f"(limit {max_pixels} pixels)."
+        ) from None
+    except UnidentifiedImageError:
+        raise InputError(f"{what} file {path} is not an image Pillow can read (use PNG or JPEG).") from None
+    w, h = im.size
+    if w * h > max_pixels:
+        im.close()
+        raise InputError(
+            f"{what} image {path} is {w}x{h} = {w * h} pixels, above the limit of {max_pixels}; "
+            "downscale it (a 640x480 frame is plenty)."
+        )
+    try:
+        im.load()  # force the full decode now: truncated files fail here
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        im.close()
+        raise InputError(f"{what} file {path} is truncated or corrupt ({exc}); re-export it.") from None
+    return im
+
+
+def load_color(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Load a colour image as an (H, W, 3) uint8 array.
+
+    Args:
+        source: path to a PNG/JPEG, or an (H, W, 3) / (H, W, 4) uint8 array (alpha dropped).
+        max_pixels: largest accepted image [pixels].
+    """
+    if isinstance(source, (str, Path)):
+        im = _open_image(Path(source), "colour", max_pixels)
+        try:
+            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        finally:
+            im.close()
+        return np.ascontiguousarray(arr)
+    arr = np.asarray(source)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise InputError(f"colour image must be (H, W, 3), got shape {arr.shape}.")
+    if arr.shape[0] * arr.shape[1] > max_pixels:
+        raise InputError(f"colour image has {arr.shape[0] * arr.shape[1]} pixels, above the limit of {max_pixels}.")
+    if arr.dtype != np.uint8:
+        raise InputError(f"colour image must be uint8 (0..255), got dtype {arr.dtype}.")
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
+def load_depth(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Load a raw depth image (units not yet decided) as an (H, W) array.
+
+    Args:
+        source: a single-channel 16-bit PNG, a ``.npy`` file, or an (H, W) array.
+        max_pixels: largest accepted image [pixels].
+
+    Returns:
+        (H, W) array, integer (PNG) or float (``.npy``) as stored.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.suffix.lower() == ".npy":
+            arr = _load_npy(path, max_pixels)
+        else:
+            im = _open_image(path, "depth", max_pixels)
+            try:
+                if im.mode not in ("I;16", "I;16B", "I;16L", "I"):
+                    raise InputError(
+                        f"depth PNG {path} has mode {im.mode!r}; it must be a single-channel 16-bit "
+                        "image of millimetres (or give a float .npy in metres)."
+                    )
+                arr = np.asarray(im)
+            finally:
+                im.close()
+            if arr.dtype.kind in "iu" and arr.dtype != np.uint16:
+                if arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.uint16).max):
+                    raise InputError(f"depth PNG {path} holds values outside 0..65535; expected millimetres.")
+                arr = arr.astype(np.uint16)
+    else:
+        arr = np.asarray(source)
+        if arr.ndim == 2 and arr.shape[0] * arr.shape[1] > max_pixels:
+            raise InputError(f"depth image has {arr.size} pixels, above the limit of {max_pixels}.")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim != 2:
+        raise InputError(f"depth must be a single-channel (H, W) image, got shape {arr.shape}.")
+    if arr.dtype.kind not in "uif" or arr.dtype == np.uint8 or arr.dtype == np.int8:
+        raise InputError(
+            f"depth dtype {arr.dtype} is not supported; use uint16 millimetres or float metres "
+            "(8-bit depth has too few levels)."
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _load_npy(path: Path, max_pixels: int) -> np.ndarray:
+    if not path.is_file():
+        raise InputError(f"depth file {path} does not exist.")
+    try:
+        mm = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:  # object arrays, bad header
+        raise InputError(f"depth file {path} is not a plain numeric .npy array ({exc}).") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"depth file {path} is not a readable .npy file ({exc}).") from None
+    if not isinstance(mm, np.ndarray):
+        raise InputError(f"depth file {path} must hold a single array, not an archive.")
+    if mm.size > max_pixels:
+        raise InputError(f"depth array {path} has {mm.size} values, above the limit of {max_pixels}.")
+    try:
+        return np.array(mm)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"depth file {path} is truncated ({exc}).") from None
+
+
+# ---------------------------------------------------------------------------------------
+# units
+# ---------------------------------------------------------------------------------------
+def depth_to_metres(raw: np.ndarray, depth_scale: float | None = None) -> tuple[np.ndarray, str, list[str]]:
+    """Convert raw depth to metres (rules in the module docstring).
+
+    Args:
+        raw: (H, W) raw depth, integer or float.
+        depth_scale: depth units per metre, or ``None`` to decide from the dtype.
+
+    Returns:
+        ``(depth, units, warnings)``: (H, W) float32 depth [m] with 0 where missing, a
+        sentence naming the units assumed, and warnings for the result.
+    """
+    notes: list[str] = []
+    raw_f = raw.astype(np.float64, copy=False)
+    finite = np.isfinite(raw_f)
+    if not finite.any():
+        raise InputError("depth image is entirely NaN/inf: there is no depth reading at all.")
+    if (raw_f[finite] < 0).any():
+        n = int((raw_f[finite] < 0).sum())
+        raise InputError(
+            f"depth image has {n} negative values; depth must be >= 0 (0 = missing). "
+            "Is this a disparity or a signed-normal image?"
+        )
+    positive = finite & (raw_f > 0)
+    if not positive.any():
+        raise InputError("depth image is all zeros (no valid reading); check the depth file.")
+    if depth_scale is not None:
+        scale = float(depth_scale)
+        units = f"raw / {scale:g} (depth_scale from the camera file: {scale:g} units per metre)"
+    elif raw.dtype.kind in "iu":
+        scale = 1000.0
+        units = "millimetres (integer depth image)"
+    else:
+        med = float(np.median(raw_f[positive]))
+        if med > FLOAT_MILLIMETRE_MEDIAN:
+            scale = 1000.0
+            units = "millimetres (float depth with median > 20, converted)"
+            notes.append(
+                f"float depth has median {med:.1f}, which is not plausible in metres; assumed "
+                "millimetres and divided by 1000 (set depth_scale=1 in the camera file to force metres)."
+            )
+        else:
+            scale = 1.0
+            units = "metres (float depth image)"
+    depth = np.where(positive, raw_f / scale, 0.0)
+    out_of_range = positive & ((depth < MIN_DEPTH_M) | (depth > MAX_DEPTH_M))
+    if out_of_range.any():
+        frac = out_of_range.sum() / positive.sum()
+        if frac > 0.01:
+            notes.append(
+                f"{100 * frac:.1f}% of depth readings lie outside {MIN_DEPTH_M}..{MAX_DEPTH_M} m "
+                "and were dropped."
+            )
+        depth[out_of_range] = 0.0
+    return depth.astype(np.float32), units, notes
+
+
+# ---------------------------------------------------------------------------------------
+# frame
+# ---------------------------------------------------------------------------------------
+def coerce_intrinsics(intrinsics: Intrinsics | dict[str, Any] | str | Path, width: int, height: int) -> Intrinsics:
+    """Accept an :class:`Intrinsics`, a camera.json mapping or a camera.json path."""
+    if isinstance(intrinsics, Intrinsics):
+        return intrinsics
+    if isinstance(intrinsics, dict):
+        return Intrinsics.from_dict(intrinsics, width=width, height=height)
+    if isinstance(intrinsics, (str, Path)):
+        return Intrinsics.from_json(intrinsics, width=width, height=height)
+    raise InputError(f"intrinsics must be an Intrinsics, a dict or a camera.json path, got {type(intrinsics).__name__}.")
+
+
+def load_rgbd(
+    rgb: ImageSource,
+    depth: ImageSource,
+    intrinsics: Intrinsics | dict[str, Any] | str | Path,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    min_valid_points: int = MIN_VALID_POINTS,
+) -> RGBDFrame:
+    """Load, validate and unit-convert one RGB-D frame.
+
+    Raises:
+        InputError: unreadable/oversized/corrupt images, size mismatches, unusable depth,
+            bad intrinsics, or fewer than ``min_valid_points`` valid depth pixels.
+    """
+    color = load_color(rgb, max_pixels=max_pixels)
+    raw = load_depth(depth, max_pixels=max_pixels)
+    h, w = color.shape[:2]
+    if raw.shape != (h, w):
+        raise InputError(
+            f"colour image is {w}x{h} but depth is {raw.shape[1]}x{raw.shape[0]}; "
+            "register/resize the depth to the colour camera first."
+        )
+    intr = coerce_intrinsics(intrinsics, w, h)
+    if (intr.width, intr.height) != (w, h):
+        raise InputError(
+            f"intrinsics are for a {intr.width}x{intr.height} image but the frame is {w}x{h}; "
+            "give intrinsics for this resolution."
+        )
+    depth_m, units, notes = depth_to_metres(raw, intr.depth_scale)
+    n_valid = int((depth_m > 0).sum())
+    if n_valid < min_valid_points:
+        raise InputError(
+            f"only {n_valid} pixels have a usable depth (need {min_valid_points}); "
+            f"the depth is {units} - check the units and that the scene is 0.05-10 m away."
+        )
+    return RGBDFrame(rgb=color, depth=depth_m, intrinsics=intr, depth_units=units, warnings=tuple(notes))
+
+
+def backproject(frame: RGBDFrame) -> CameraCloud:
+    """Back-project every valid depth pixel into the camera frame with open3d.
+
+    Uses ``open3d.geometry.PointCloud.create_from_rgbd_image`` on the metric depth (scale
+    1, pixels with depth 0 skipped); open3d walks pixels row-major, so the i-th point
+    belongs to the i-th valid pixel, which gives ``pixel_index``.
+    """
+    import open3d as o3d
+
+    intr = frame.intrinsics
+    h, w = frame.depth.shape
+    valid = frame.depth > 0
+    pix = np.flatnonzero(valid.ravel()).astype(np.int64)
+    cam = o3d.camera.PinholeCameraIntrinsic(w, h, intr.fx, intr.fy, intr.cx, intr.cy)
+    rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
+        o3d.geometry.Image(frame.rgb),
+        o3d.geometry.Image(np.ascontiguousarray(frame.depth, dtype=np.float32)),
+        depth_scale=1.0,
+        depth_trunc=float(MAX_DEPTH_M) + 1.0,
+        convert_rgb_to_intensity=False,
+    )
+    pcd = o3d.geometry.PointCloud.create_from_rgbd_image(rgbd, cam, project_valid_depth_only=True)
+    points = np.asarray(pcd.points, dtype=np.float64)
+    colors = np.asarray(pcd.colors, dtype=np.float64)
+    if points.shape[0] != pix.shape[0]:  # would break the pixel <-> point correspondence
+        raise RuntimeError(
+            f"open3d returned {points.shape[0]} points for {pix.shape[0]} valid pixels; "
+            "the back-projection ordering assumption no longer holds."
+        )
+    return CameraCloud(points=points, colors=colors, pixel_index=pix)
+
+
+def depth_discontinuities(depth: np.ndarray, *, relative: float = 0.03, absolute: float = 0.01) -> np.ndarray:
+    """(H, W) bool mask of pixels next to a depth jump ("flying pixels" at object edges).
+
+    A pixel is flagged when any 4-neighbour's depth differs by more than
+    ``max(absolute, relative * depth)`` [m], or a neighbour has no reading. Such pixels
+    smear between foreground and background and would glue separate objects together.
+    """
+    d = depth.astype(np.float32)
+    thr = np.maximum(absolute, relative * d)
+    flag = np.zeros(d.shape, dtype=bool)
+    for axis in (0, 1):
+        diff = np.abs(np.diff(d, axis=axis))
+        a = [slice(None)] * 2
+        b = [slice(None)] * 2
+        a[axis] = slice(0, -1)
+        b[axis] = slice(1, None)
+        jump_a = diff > thr[tuple(a)]
+        jump_b = diff > thr[tuple(b)]
+        flag[tuple(a)] |= jump_a
+        flag[tuple(b)] |= jump_b
+    return flag & (d > 0)
