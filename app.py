@@ -1,0 +1,28 @@
+"""Launch the UniHM Gradio app: build the UI, warm up the renderer, serve on localhost."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from app.rendering import get_renderer
+from app.ui import build_demo
+
+MAX_FILE_SIZE = "20mb"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    args = parser.parse_args()
+    get_renderer()  # compile shaders once, before the first request
+    demo = build_demo()
+    demo.queue(max_size=16, default_concurrency_limit=1)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
+                enable_monitoring=False, allowed_paths=[], show_error=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Gradio front end of UniHM. Only wiring and presentation: the numerics live in unihm_core."""
