@@ -1,0 +1,98 @@
+"""Contact residuals and their Jacobian rows (paper Eq. 11, 13; B15, B18, B19).
+
+For fingertip ``i`` at world position ``s_i(q)`` with world-frame position Jacobian
+``J_s,i = ds_i/dq`` ``(3, D)`` and the object pose ``T_tar(t) = [R | t]``:
+
+* object-frame position ``x_i = T_tar^-1 s_i = R^T (s_i - t)``, Jacobian ``J_x,i = R^T J_s,i``;
+* nearest neighbour ``(p_i, n_i)`` in the object cloud (frozen within an inner iteration);
+* signed point-to-plane distance ``d_i = n_i^T (x_i - p_i)`` (Eq. 11), gradient
+  ``dd_i/dq = n_i^T J_x,i = (R n_i)^T J_s,i`` (B19, left);
+* residual ``r_i = sqrt(2 lambda_c f(d_i)) >= 0`` (Eq. 13), so ``E_contact = 0.5 ||r||^2 =
+  lambda_c sum_i f(d_i)``, and Jacobian row
+  ``dr_i/dq = sqrt(2 lambda_c) f'(d_i) / (2 sqrt(f(d_i)) + eps^2) * dd_i/dq`` (B19, right).
+
+Near ``d = 0`` f is quadratic, so ``r_i = sqrt(lambda_c alpha) |d_i|`` and the Gauss-Newton
+step on it is the exact Newton step of the quadratic from either side; at ``d = 0`` exactly the
+row is zero (``f' = 0``), and ``eps`` keeps it finite.
+
+``attract[i] = False`` (no contact scheduled for fingertip i at this frame) uses the
+penetration-only kernel: zero outside, f inside.
+
+``contact_model = "euclidean"`` is the comparison of Fig. B2: ``g_i = ||x_i - p_i||`` (point to
+point, unsigned) through the ``|x|`` curve of Fig. B1, ``E = lambda_c alpha sum_i g_i``, residual
+``sqrt(2 lambda_c alpha g_i)``; a fingertip without scheduled contact is penalised only when the
+nearest point's normal says it is inside.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from unihm_core.refine.config import RefineConfig
+from unihm_core.refine.kernel import kernel_scalar
+from unihm_core.refine.surface import ObjectSurface
+
+
+class ContactTerms(NamedTuple):
+    """Contact quantities of one frame at one configuration (``F`` fingertips, ``D`` DoF).
+
+    Attributes:
+        d: ``(F,)`` signed point-to-plane distances [m] (Eq. 11).
+        r: ``(F,)`` residuals (Eq. 13).
+        J: ``(F, D)`` residual Jacobian rows (B19), correspondences frozen.
+        energy: ``(F,)`` per-fingertip contact energy ``0.5 r_i^2 = lambda_c f(d_i)``.
+        index: ``(F,)`` nearest-neighbour indices into the surface points.
+    """
+
+    d: np.ndarray
+    r: np.ndarray
+    J: np.ndarray
+    energy: np.ndarray
+    index: np.ndarray
+
+
+def contact_terms(s: np.ndarray, Js: np.ndarray, pose: np.ndarray, surface: ObjectSurface,
+                  attract: np.ndarray, config: RefineConfig) -> ContactTerms:
+    """Evaluate Eq. 11/13/B19 for fingertips ``s`` ``(F, 3)`` [m, world] with Jacobians
+    ``Js`` ``(F, 3, D)`` against ``surface`` posed at ``pose`` ``(4, 4)`` (object to world).
+
+    ``attract`` ``(F,)`` bool: contact scheduled (full kernel) or not (penetration only).
+    """
+    R = pose[:3, :3]
+    x = (s - pose[:3, 3]) @ R  # rows: R^T (s_i - t)
+    _, idx = surface.tree.query(x)
+    p = surface.points[idx]
+    n = surface.normals[idx]
+    diff = x - p
+    d = np.einsum("ij,ij->i", n, diff)
+    F = len(d)
+    r = np.empty(F)
+    c = np.empty(F)
+    e = np.empty(F)
+    lc, alpha, k, eps2 = config.lambda_c, config.alpha, config.k, config.eps**2
+    s2 = math.sqrt(2.0 * lc)
+    if config.contact_model == "kernel":
+        dirs = n @ R.T  # world normals: dd/dq = n_w^T J_s
+        for i in range(F):
+            f, f1 = kernel_scalar(float(d[i]), alpha, k, bool(attract[i]))
+            sf = math.sqrt(f)
+            r[i] = s2 * sf
+            c[i] = s2 * f1 / (2.0 * sf + eps2)
+            e[i] = lc * f
+    else:
+        g = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        dirs = (diff / np.maximum(g, 1e-15)[:, None]) @ R.T  # world unit direction: dg/dq = u_w^T J_s
+        for i in range(F):
+            if attract[i] or d[i] < 0.0:
+                f = alpha * float(g[i])
+                sf = math.sqrt(f)
+                r[i] = s2 * sf
+                c[i] = s2 * alpha / (2.0 * sf + eps2)
+                e[i] = lc * f
+            else:
+                r[i] = c[i] = e[i] = 0.0
+    J = c[:, None] * np.einsum("ik,ikd->id", dirs, Js)
+    return ContactTerms(d, r, J, e, idx)

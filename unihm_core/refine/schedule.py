@@ -1,0 +1,126 @@
+"""Which fingertip should touch the object at which frame: the contact schedule.
+
+The generated trajectory does not say where contact is intended, and pulling every fingertip
+onto the surface at every frame would drag a hand that is still approaching (or already
+released) onto the object. The schedule is therefore derived from the object's motion,
+because an object that moves must be held:
+
+1. **Motion.** Frame ``t`` is *moving* when the object pose changes by more than
+   ``motion_trans_tol`` [m] or ``motion_rot_tol`` [rad] between ``t-1`` and ``t`` or
+   between ``t`` and ``t+1`` (so the last rest frame before a motion counts as moving).
+2. **Phases.** Maximal runs of moving frames are contact phases; two phases separated by
+   at most ``lead_in + lead_out`` rest frames are merged (a hand does not release and
+   regrasp in that time).
+3. **Window.** A phase from first moving frame ``a`` to last moving frame ``b`` schedules
+   contact on frames ``[a - lead_in, b + lead_out]`` (clipped to the trajectory): contact is
+   made before the object starts to move and released after it stops.
+4. **Fingertips.** Only fingertips that, in the *generated* trajectory at frame ``a``, lie
+   within ``contact_radius`` [m] of the object surface (Euclidean distance to the nearest
+   cloud point, or inside it by the point-to-plane sign) take part in the phase: the
+   generator's grasp decides which fingers hold; the refinement only closes the gap.
+
+Unscheduled (fingertip, frame) pairs get no contact pull, but penetration is penalised
+everywhere (the inside branch of the kernel, see :mod:`unihm_core.refine.contact`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from unihm_core.refine.config import RefineConfig
+from unihm_core.refine.surface import ObjectSurface
+
+
+@dataclass(frozen=True, eq=False)
+class ContactPhase:
+    """One contact phase: moving frames ``first..last``, contact window ``start..end``
+    (inclusive), and the indices of the fingertips that take part."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+    fingertips: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ContactSchedule:
+    """Attributes:
+    mask: ``(T, F)`` bool, contact wanted for fingertip f at frame t.
+    moving: ``(T,)`` bool, object moving at frame t.
+    phases: the contact phases.
+    source: ``"motion"`` (derived here) or ``"given"`` (passed by the caller).
+    """
+
+    mask: np.ndarray
+    moving: np.ndarray
+    phases: tuple[ContactPhase, ...]
+    source: str = "motion"
+
+
+def pose_steps(object_poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Translation [m] and rotation angle [rad] between consecutive poses, each ``(T-1,)``."""
+    P = np.asarray(object_poses, float)
+    dt = np.linalg.norm(P[1:, :3, 3] - P[:-1, :3, 3], axis=1)
+    rel = np.einsum("tji,tjk->tik", P[:-1, :3, :3], P[1:, :3, :3])  # R_t^T R_{t+1}
+    cos = np.clip((np.trace(rel, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
+    return dt, np.arccos(cos)
+
+
+def moving_frames(object_poses: np.ndarray, trans_tol: float, rot_tol: float) -> np.ndarray:
+    """``(T,)`` bool: the object moves into or out of frame t (rule 1)."""
+    T = len(object_poses)
+    moving = np.zeros(T, bool)
+    if T < 2:
+        return moving
+    dt, dr = pose_steps(object_poses)
+    step = (dt > trans_tol) | (dr > rot_tol)
+    moving[1:] |= step
+    moving[:-1] |= step
+    return moving
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    idx = np.flatnonzero(flags)
+    if len(idx) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.r_[idx[0], idx[breaks + 1]]
+    ends = np.r_[idx[breaks], idx[-1]]
+    return [(int(a), int(b)) for a, b in zip(starts, ends)]
+
+
+def contact_schedule(object_poses: np.ndarray, fingertips: np.ndarray, surface: ObjectSurface,
+                     config: RefineConfig) -> ContactSchedule:
+    """The schedule of the module docstring.
+
+    Args:
+        object_poses: ``(T, 4, 4)`` object-to-world poses T_tar(t).
+        fingertips: ``(T, F, 3)`` fingertip positions [m, world] of the generated trajectory.
+        surface: the object surface (object frame).
+        config: thresholds ``motion_trans_tol``, ``motion_rot_tol``, ``lead_in``,
+            ``lead_out``, ``contact_radius``.
+    """
+    T, F = fingertips.shape[:2]
+    moving = moving_frames(object_poses, config.motion_trans_tol, config.motion_rot_tol)
+    runs = _runs(moving)
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] - 1 <= config.lead_in + config.lead_out:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    mask = np.zeros((T, F), bool)
+    phases = []
+    for a, b in merged:
+        pose = object_poses[a]
+        x = (fingertips[a] - pose[:3, 3]) @ pose[:3, :3]
+        dist, idx = surface.tree.query(x)
+        d_plane = np.einsum("ij,ij->i", surface.normals[idx], x - surface.points[idx])
+        near = (dist <= config.contact_radius) | (d_plane < 0.0)
+        start, end = max(0, a - config.lead_in), min(T - 1, b + config.lead_out)
+        mask[start:end + 1, near] = True
+        phases.append(ContactPhase(a, b, start, end, tuple(int(i) for i in np.flatnonzero(near))))
+    return ContactSchedule(mask, moving, tuple(phases), "motion")

@@ -1,0 +1,297 @@
+"""Algorithm 1: physics-guided dynamic refinement, frame by frame (paper Sec. 3.4, App. B.3).
+
+For ``t = 0..T-1`` (with ``q_{-2}^opt = q_{-1}^opt = q_0^gen``), starting from
+``q_t = clamp(q_t^gen)``:
+
+1. fingertips ``s_i(q_t)`` and their world Jacobians from the hand's analytic kinematics
+   (mimic joints chained in, wrist DoF included);
+2. nearest neighbours ``(p_i, n_i)`` of ``T_tar(t)^-1 s_i`` in the object cloud (one
+   ``cKDTree`` per trajectory), frozen while the Jacobian is formed;
+3. contact residuals ``r`` and rows ``J_t`` (Eq. 13, B19), prior gradient ``W~`` (Eq. 18);
+4. the LM step ``(J^T J + W_gen + W_vel + W_acc + lambda I) dq = -J^T r - W~`` (Eq. 17), solved
+   by Cholesky (LAPACK ``dposv``; the matrix is positive definite because the priors are);
+5. the candidate ``q_t + dq`` is **projected onto the joint limits** (clipped); its energy
+   ``E_t`` (Eq. 16) is evaluated with fresh nearest neighbours. If ``E_t`` did not increase
+   the step is accepted and ``lambda *= lambda_down``, else rejected and
+   ``lambda *= lambda_up`` (from ``1e-6 * mean(diag W)`` when ``lambda0 = 0``).
+
+A frame stops as
+
+* ``"converged"`` when the projected step is below ``step_tol`` or an accepted step lowered
+  ``E_t`` by at most ``energy_rtol * E_t + energy_atol``;
+* ``"stalled"`` when ``lambda`` exceeded ``lambda_max`` without a decrease (a stationary
+  point to working precision, usually on a joint limit);
+* ``"hit_cap"`` after ``max_iters`` linear solves.
+
+Accepted steps never increase ``E_t`` (by construction), iterates always lie within the
+joint limits, and every energy term of the final iterate is recorded per frame (contact
+also per fingertip) in :class:`RefineResult`.
+
+Which fingertips are pulled onto the surface is decided by a contact schedule
+(:mod:`unihm_core.refine.schedule`); penetration is penalised for every fingertip at every
+frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.linalg import lapack
+
+from unihm_core.errors import InputError
+from unihm_core.refine.config import RefineConfig
+from unihm_core.refine.contact import contact_terms
+from unihm_core.refine.priors import PriorWeights, prior_weights
+from unihm_core.refine.schedule import ContactSchedule, contact_schedule, moving_frames
+from unihm_core.refine.surface import ObjectSurface
+
+CONVERGED, STALLED, HIT_CAP = "converged", "stalled", "hit_cap"
+ENERGY_TERMS = ("contact", "contact_total", "gen", "vel", "acc", "total", "initial_total")
+
+
+@dataclass(frozen=True, eq=False)
+class RefineResult:
+    """Output of :func:`refine` for a trajectory of ``T`` frames, ``D`` DoF, ``F`` fingertips.
+
+    Attributes:
+        q: ``(T, D)`` refined trajectory Q_opt.
+        q_gen: ``(T, D)`` the input trajectory Q_gen.
+        joint_names, fingertip_links: names of the state coordinates and fingertips.
+        energies: per frame, at the final iterate: ``"contact"`` ``(T, F)`` (lambda_c f(d_i)),
+            ``"contact_total"``, ``"gen"``, ``"vel"``, ``"acc"``, ``"total"`` (E_t, Eq. 16),
+            and ``"initial_total"`` (E_t at the start of the frame's iterations), each ``(T,)``.
+        distances: ``(T, F)`` final signed point-to-plane distances [m] (Eq. 11).
+        initial_distances: ``(T, F)`` the same for the clamped generated trajectory.
+        schedule: the contact schedule used.
+        status: ``(T,)`` ``"converged"``, ``"stalled"`` or ``"hit_cap"``.
+        iterations: ``(T,)`` linear solves per frame.
+        timings: ``"total_s"``, ``"setup_s"`` (validation, KD-tree, schedule) and
+            ``"frames_s"`` ``(T,)`` wall time per frame.
+        normals_source: where the object normals came from.
+        config: the configuration used.
+        trace: with ``refine(..., trace=True)``, per frame an ``(n, 4)`` array of
+            ``[E_t at the current iterate, E_t at the candidate (nan when not evaluated),
+            accepted (1/0), lambda used]``, one row per linear solve; else None.
+    """
+
+    q: np.ndarray
+    q_gen: np.ndarray
+    joint_names: tuple[str, ...]
+    fingertip_links: tuple[str, ...]
+    energies: dict[str, np.ndarray]
+    distances: np.ndarray
+    initial_distances: np.ndarray
+    schedule: ContactSchedule
+    status: np.ndarray
+    iterations: np.ndarray
+    timings: dict = field(default_factory=dict)
+    normals_source: str = "given"
+    config: RefineConfig = field(default_factory=RefineConfig)
+    trace: list | None = None
+
+    @property
+    def converged(self) -> np.ndarray:
+        """``(T,)`` bool, frame stopped as converged (or stalled at a stationary point)."""
+        return self.status != HIT_CAP
+
+    def summary(self) -> dict:
+        """JSON-ready summary (totals, counts, worst penetration, timings)."""
+        pen_before = float(max(0.0, -self.initial_distances.min()))
+        pen_after = float(max(0.0, -self.distances.min()))
+        counts = {s: int(np.sum(self.status == s)) for s in (CONVERGED, STALLED, HIT_CAP)}
+        return {"frames": int(len(self.q)), "status_counts": counts,
+                "iterations_mean": float(self.iterations.mean()),
+                "energy_total_initial": float(self.energies["initial_total"].sum()),
+                "energy_total": float(self.energies["total"].sum()),
+                "max_penetration_m_before": pen_before, "max_penetration_m_after": pen_after,
+                "contact_frames": int(self.schedule.mask.any(1).sum()),
+                "normals_source": self.normals_source, "time_s": float(self.timings.get("total_s", 0.0))}
+
+
+def _finite(name: str, a: np.ndarray) -> None:
+    if not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise InputError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+                         "fix or drop those frames before refinement.")
+
+
+def _check_inputs(hand, q_gen, object_poses) -> tuple[np.ndarray, np.ndarray]:
+    q = np.array(q_gen, dtype=float)
+    if q.ndim != 2 or q.shape[1] != hand.dof or len(q) == 0:
+        raise InputError(f"q_gen: expected shape (T, {hand.dof}) for hand {hand.name!r} "
+                         f"({', '.join(hand.joint_names[:3])}, ...), got {q.shape}.")
+    _finite("q_gen", q)
+    P = np.array(object_poses, dtype=float)
+    if P.shape != (len(q), 4, 4):
+        raise InputError(f"object_poses: expected shape ({len(q)}, 4, 4) (one object-to-world pose per "
+                         f"frame of q_gen), got {P.shape}.")
+    _finite("object_poses", P)
+    R = P[:, :3, :3]
+    err = np.abs(np.einsum("tji,tjk->tik", R, R) - np.eye(3)).max(axis=(1, 2))
+    if np.any(err > 1e-5) or np.any(np.linalg.det(R) < 0):
+        t = int(np.argmax(err))
+        raise InputError(f"object_poses[{t}]: rotation block is not a proper rotation "
+                         f"(|R^T R - I| = {err[t]:.2e}); pass rigid 4x4 transforms.")
+    if np.abs(P[:, 3] - np.array([0.0, 0.0, 0.0, 1.0])).max() > 1e-9:
+        raise InputError("object_poses: last row of every pose must be [0, 0, 0, 1].")
+    return q, P
+
+
+def _fingertips(hand, q: np.ndarray) -> np.ndarray:
+    return np.stack([hand.fingertip_jacobians(qi, unchecked=True)[0] for qi in q])
+
+
+def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_poses: np.ndarray, *,
+           normals: np.ndarray | None = None, config: RefineConfig | None = None,
+           schedule: np.ndarray | ContactSchedule | None = None,
+           weights: PriorWeights | None = None, trace: bool = False) -> RefineResult:
+    """Refine a generated joint trajectory against an object (Algorithm 1).
+
+    Args:
+        hand: a :class:`~unihm_core.hands.HandModel` (used from this thread only) or a hand
+            name (a private model is created).
+        q_gen: ``(T, D)`` generated trajectory Q_gen (state convention of
+            :mod:`unihm_core.hands.model`); values outside the joint limits are clamped for
+            the initial iterate, the generative prior still refers to the given values.
+        surface: an :class:`ObjectSurface`, or object points ``(N, 3)`` [m, object frame]
+            with ``normals`` ``(N, 3)`` (estimated with open3d when None).
+        object_poses: ``(T, 4, 4)`` target object poses T_tar(t), object to world.
+        config: weights, kernel, damping and stopping rules (defaults: :class:`RefineConfig`).
+        schedule: ``(T, F)`` bool contact mask or a :class:`ContactSchedule`; derived from
+            the object's motion when None (:func:`contact_schedule`).
+        weights: full ``W_gen``, ``W_vel``, ``W_acc`` overriding the config's diagonal ones.
+        trace: record every iteration (see :attr:`RefineResult.trace`); slower.
+
+    Raises:
+        InputError: NaN/inf or mis-shaped inputs.
+    """
+    t_start = time.perf_counter()
+    cfg = config if config is not None else RefineConfig()
+    if isinstance(hand, str):
+        from unihm_core.hands import new_hand_model  # noqa: PLC0415
+
+        hand = new_hand_model(hand)
+    q_gen, poses = _check_inputs(hand, q_gen, object_poses)
+    if not isinstance(surface, ObjectSurface):
+        surface = ObjectSurface.build(surface, normals)
+    T, D = q_gen.shape
+    F = len(hand.fingertip_links)
+    W = weights if weights is not None else prior_weights(cfg, D, hand.n_wrist)
+    if W.dof != D:
+        raise InputError(f"weights: matrices are {W.dof}x{W.dof}, hand {hand.name!r} has {D} DoF.")
+    lo, hi = hand.lower, hand.upper
+    q_init = np.clip(q_gen, lo, hi)
+    if schedule is None:
+        sched = contact_schedule(poses, _fingertips(hand, q_init), surface, cfg)
+    elif isinstance(schedule, ContactSchedule):
+        sched = schedule
+    else:
+        m = np.asarray(schedule)
+        if m.shape != (T, F):
+            raise InputError(f"schedule: expected a ({T}, {F}) bool mask (frames x fingertips "
+                             f"{', '.join(hand.fingertip_links)}), got {m.shape}.")
+        sched = ContactSchedule(m.astype(bool), moving_frames(poses, cfg.motion_trans_tol, cfg.motion_rot_tol),
+                                (), "given")
+    if sched.mask.shape != (T, F):
+        raise InputError(f"schedule: mask has shape {sched.mask.shape}, expected ({T}, {F}).")
+    t_setup = time.perf_counter() - t_start
+
+    Wg, Wv, Wa = W.W_gen, W.W_vel, W.W_acc
+    Hp = W.hessian
+    diag = np.arange(D)
+    lam_floor = 1e-6 * float(np.mean(np.diag(Hp)))
+    fj = hand.fingertip_jacobians
+    dposv = lapack.dposv
+
+    q_opt = np.empty((T, D))
+    status = np.empty(T, dtype="<U9")
+    iters = np.zeros(T, dtype=int)
+    frames_s = np.empty(T)
+    e_contact = np.empty((T, F))
+    e_gen, e_vel, e_acc, e_tot, e_init = (np.empty(T) for _ in range(5))
+    dist, dist0 = np.empty((T, F)), np.empty((T, F))
+    traces: list | None = [] if trace else None
+
+    for t in range(T):
+        tf = time.perf_counter()
+        pose = poses[t]
+        att = sched.mask[t]
+        qg = q_gen[t]
+        q1 = q_opt[t - 1] if t >= 1 else q_gen[0]
+        q2 = q_opt[t - 2] if t >= 2 else q_gen[0]
+        a = q1 - q2
+
+        q = q_init[t]
+        s, Js = fj(q, unchecked=True)
+        ct = contact_terms(s, Js, pose, surface, att, cfg)
+        eg, ev = q - qg, q - q1
+        ea = ev - a
+        pg, pv, pa = Wg @ eg, Wv @ ev, Wa @ ea
+        E = float(ct.energy.sum()) + 0.5 * float(eg @ pg + ev @ pv + ea @ pa)
+        e_init[t] = E
+        dist0[t] = ct.d
+        lam = cfg.lambda0
+        st = HIT_CAP
+        n_it = 0
+        rows: list = []
+        while n_it < cfg.max_iters:
+            n_it += 1
+            J, r = ct.J, ct.r
+            H = J.T @ J + Hp
+            H[diag, diag] += lam
+            rhs = -(J.T @ r + pg + pv + pa)
+            _, dq, info = dposv(H, rhs)
+            if info != 0:
+                dq = np.linalg.solve(H, rhs)
+            q_new = np.clip(q + dq, lo, hi)
+            step = q_new - q
+            # decrease predicted by the Gauss-Newton model of E_t (B23) for the projected step
+            pred = -float(step @ (0.5 * ((J.T @ (J @ step)) + Hp @ step) - rhs))
+            if np.abs(step).max() < cfg.step_tol or pred <= cfg.energy_rtol * E + cfg.energy_atol:
+                if trace:
+                    rows.append((E, np.nan, 0.0, lam))
+                st = CONVERGED
+                break
+            s, Js = fj(q_new, unchecked=True)
+            ct_new = contact_terms(s, Js, pose, surface, att, cfg)
+            eg, ev = q_new - qg, q_new - q1
+            ea = ev - a
+            ng, nv, na = Wg @ eg, Wv @ ev, Wa @ ea
+            E_new = float(ct_new.energy.sum()) + 0.5 * float(eg @ ng + ev @ nv + ea @ na)
+            if trace:
+                rows.append((E, E_new, float(E_new <= E), lam))
+            if E_new <= E:
+                dec = E - E_new
+                q, ct, E, pg, pv, pa = q_new, ct_new, E_new, ng, nv, na
+                lam *= cfg.lambda_down
+                if dec <= cfg.energy_rtol * E + cfg.energy_atol:
+                    st = CONVERGED
+                    break
+            else:
+                lam = max(lam * cfg.lambda_up, lam_floor)
+                if lam > cfg.lambda_max:
+                    st = STALLED
+                    break
+        if trace:
+            traces.append(np.array(rows, dtype=float).reshape(-1, 4))
+        q_opt[t] = q
+        status[t] = st
+        iters[t] = n_it
+        e_contact[t] = ct.energy
+        dist[t] = ct.d
+        eg, ev = q - qg, q - q1
+        ea = ev - a
+        e_gen[t] = 0.5 * float(eg @ Wg @ eg)
+        e_vel[t] = 0.5 * float(ev @ Wv @ ev)
+        e_acc[t] = 0.5 * float(ea @ Wa @ ea)
+        e_tot[t] = E
+        frames_s[t] = time.perf_counter() - tf
+
+    energies = {"contact": e_contact, "contact_total": e_contact.sum(1), "gen": e_gen, "vel": e_vel,
+                "acc": e_acc, "total": e_tot, "initial_total": e_init}
+    timings = {"total_s": time.perf_counter() - t_start, "setup_s": t_setup, "frames_s": frames_s}
+    return RefineResult(q_opt, q_gen, tuple(hand.joint_names), tuple(hand.fingertip_links), energies, dist,
+                        dist0, sched, status, iters, timings, surface.normals_source, cfg,
+                        traces)
