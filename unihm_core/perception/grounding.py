@@ -1,0 +1,571 @@
+"""Language grounding: which object the instruction means, what to do, and where to.
+
+Perception knows each object's colour, size, shape class (box / cylinder / sphere /
+other) and position, plus a text description ("a small red cylinder"). Grounding:
+
+1. **Task** from the verb phrase (first matching family wins, in this order):
+   hand-over (give, pass, hand over), rotate/pour (pour, rotate, tilt, twist, turn),
+   open/close (open, close, shut), push/pull (push, pull, slide, drag, shove, nudge),
+   pick & place (put, place, move, set, drop, stack, transfer, insert, bring),
+   grab/lift (pick up, grab, lift, raise, grasp, take, hold, get, fetch). No verb: grab/lift.
+2. **Split** (tasks with a destination: pick & place, push/pull, rotate/pour): the text
+   after the *last* place marker ("into", "on top of", "to the left of", "next to", ...)
+   is the place phrase; relations before it qualify the target ("put the cup left of the
+   ball into the bowl"). For the other tasks every relation qualifies the target.
+3. **Noun phrases** are parsed into colour words (with synonyms: crimson, navy, teal,
+   grey, ...), size words, an object noun mapped to shape-class compatibilities (can /
+   bottle / mug -> cylinder, box / carton -> box, ball / apple -> sphere, bowl / plate ->
+   any low shape), superlatives (leftmost, nearest, largest, "the larger", ...) and one
+   spatial relation to a reference object ("left of the bowl", "next to the red box").
+4. **Scores**: a named colour or a known noun is a hard constraint (an object with none of
+   that colour, or an incompatible shape, is out); the remaining objects get
+   ``0.7 * attribute match + 0.3 * cosine(MiniLM(phrase), MiniLM(description))``, then
+   superlatives and relations re-weight them. The best wins. When no object passes the
+   constraints, :class:`InputError` lists what was found instead of guessing.
+5. **Place target**: an object (receptacle) resolved the same way, or a location on the
+   table ("to the left", "forward", "left of the bowl"), returned as a world point.
+   Push/pull without a destination moves 10 cm away from / towards the viewer.
+
+Directions are as the camera sees them: "left" is image left, "front"/"near" is towards
+the camera (table-frame -y), "behind"/"far" is away from it.
+
+A click (pixel ``(u, v)``) selects the object under it (or the nearest within
+:data:`CLICK_RADIUS_PX`), replacing the target noun phrase; the sentence still gives
+task and place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from unihm_core.errors import InputError
+from unihm_core.perception.scene import Scene
+from unihm_core.perception.text_encoder import TextEncoder, get_text_encoder
+
+TASKS = ("grab_lift", "pick_place", "push_pull", "open_close", "rotate_pour", "handover")
+PLACE_TASKS = ("pick_place", "push_pull", "rotate_pour")
+MAX_INSTRUCTION_CHARS = 500
+CLICK_RADIUS_PX = 30.0
+#: Default displacement for "to the left", push without destination, ... [m]
+LOCATION_STEP_M = 0.15
+PUSH_STEP_M = 0.10
+
+_TASK_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("handover", r"\bhand(?:s|ing)? (?:it |them |this |that )?over\b|\bhand(?:over|-over)\b|\bgive\b|\bpass\b|\bhand (?:me|him|her|them|us)\b"),
+    ("rotate_pour", r"\bpour\b|\brotate\b|\btilt\b|\btwist\b|\bspin\b|\bturn\b"),
+    ("open_close", r"\bopen\b|\bclose\b|\bshut\b"),
+    ("push_pull", r"\bpush\b|\bpull\b|\bslide\b|\bshove\b|\bdrag\b|\bnudge\b"),
+    ("pick_place", r"\bput\b|\bplace\b|\bmove\b|\bset\b|\bdrop\b|\btransfer\b|\bstack\b|\binsert\b|\brelocate\b|\bbring\b"),
+    ("grab_lift", r"\bpick\b|\bgrab\b|\blift\b|\braise\b|\bgrasp\b|\btake\b|\bhold\b|\bget\b|\bfetch\b"),
+)
+
+COLOR_WORDS: dict[str, str] = {
+    "red": "red", "crimson": "red", "scarlet": "red", "maroon": "red",
+    "orange": "orange", "yellow": "yellow", "golden": "yellow", "gold": "yellow",
+    "green": "green", "lime": "green", "olive": "green",
+    "cyan": "cyan", "teal": "cyan", "turquoise": "cyan", "aqua": "cyan",
+    "blue": "blue", "navy": "blue", "azure": "blue",
+    "purple": "purple", "violet": "purple", "magenta": "purple", "lilac": "purple",
+    "pink": "pink", "brown": "brown", "tan": "brown", "wooden": "brown",
+    "black": "black", "white": "white", "cream": "white", "ivory": "white",
+    "gray": "gray", "grey": "gray", "silver": "gray",
+}
+SIZE_WORDS: dict[str, str] = {
+    "small": "small", "little": "small", "tiny": "small", "mini": "small",
+    "medium": "medium", "mid-sized": "medium", "medium-sized": "medium",
+    "large": "large", "big": "large", "huge": "large", "giant": "large",
+}
+_CYL = {"cylinder": 1.0, "other": 0.6, "box": 0.25, "sphere": 0.1}
+_BOX = {"box": 1.0, "other": 0.5, "cylinder": 0.25, "sphere": 0.05}
+_SPH = {"sphere": 1.0, "other": 0.6, "cylinder": 0.25, "box": 0.05}
+_LOW = {"sphere": 0.9, "other": 0.9, "cylinder": 0.7, "box": 0.5}
+NOUN_SHAPES: dict[str, dict[str, float]] = {
+    **{w: _CYL for w in ("can", "tin", "bottle", "mug", "cup", "glass", "jar", "cylinder", "tube",
+                         "canister", "soda", "thermos", "pitcher", "vase", "marker", "pen", "flask")},
+    **{w: _BOX for w in ("box", "cube", "block", "carton", "package", "pack", "brick", "crate",
+                         "cracker", "crackers", "cereal", "book", "drawer", "lid", "container")},
+    **{w: _SPH for w in ("ball", "sphere", "apple", "fruit", "peach", "plum", "lemon", "globe",
+                         "tomato", "orb")},
+    **{w: _LOW for w in ("bowl", "plate", "dish", "basin", "tray", "basket", "pot", "pan")},
+}
+_PLURALS = {"cans": "can", "bottles": "bottle", "mugs": "mug", "cups": "cup", "boxes": "box",
+            "balls": "ball", "apples": "apple", "bowls": "bowl", "plates": "plate", "blocks": "block",
+            "cubes": "cube", "spheres": "sphere", "cylinders": "cylinder", "oranges": "orange"}
+GENERIC_NOUNS = frozenset({"object", "thing", "item", "one", "it", "this", "that", "them"})
+_SUPERLATIVES: tuple[tuple[str, str], ...] = (
+    ("leftmost", r"\bleft-?most\b|\bleft\b|\bleft one\b"),
+    ("rightmost", r"\bright-?most\b|\bright\b"),
+    ("nearest", r"\bnearest\b|\bclosest\b|\bnearer\b|\bcloser\b|\bfront-?most\b|\bfront\b"),
+    ("farthest", r"\bfarthest\b|\bfurthest\b|\bfarther\b|\bfurther\b|\bback-?most\b|\bback\b|\brear\b"),
+    ("largest", r"\blargest\b|\bbiggest\b|\blarger\b|\bbigger\b"),
+    ("smallest", r"\bsmallest\b|\bsmaller\b"),
+    ("tallest", r"\btallest\b|\btaller\b"),
+    ("shortest", r"\bshortest\b|\bshorter\b|\blowest\b|\blower\b"),
+    ("middle", r"\bmiddle\b|\bcent(?:er|re)\b"),
+)
+# relations that qualify a noun phrase ("the cup left of the ball"); longest first
+_RELATIONS: tuple[tuple[str, str], ...] = (
+    ("left_of", r"\b(?:to the )?left of\b|\bon the left of\b"),
+    ("right_of", r"\b(?:to the )?right of\b|\bon the right of\b"),
+    ("in_front_of", r"\bin front of\b"),
+    ("behind", r"\bbehind\b|\bin back of\b"),
+    ("next_to", r"\bnext to\b|\bbeside\b|\bnear(?: to)?\b|\bby\b|\bclose to\b|\bclosest to\b|\bnearest to\b"),
+    ("on", r"\bon top of\b|\bonto\b|\bon\b|\bupon\b"),
+    ("in", r"\binto\b|\binside(?: of)?\b|\bin\b|\bwithin\b"),
+)
+_PLACE_MARKERS = re.compile(
+    r"\b(?:into|inside(?: of)?|on top of|onto|in front of|to the left of|to the right of|left of|right of|"
+    r"next to|beside|near|behind|on|in|to the left|to the right|to the front|to the back|towards?|"
+    r"forwards?|backwards?|away|closer|to)\b"
+)
+_LOCATIONS: tuple[tuple[str, str], ...] = (
+    ("left", r"\bleft\b"), ("right", r"\bright\b"),
+    ("toward_viewer", r"\btowards? (?:me|you|us|the camera)\b|\bcloser\b|\bfront\b|\bbackwards?\b|\bnear(?:er)? me\b"),
+    ("away", r"\baway\b|\bforwards?\b|\bback\b|\bfar(?:ther)?\b"),
+    ("center", r"\bmiddle\b|\bcent(?:er|re)\b"),
+)
+
+
+# ---------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlaceTarget:
+    """Where the object should go.
+
+    Attributes:
+        kind: "instance" (a receptacle / reference object) or "location".
+        relation: "in", "on", "left_of", "right_of", "behind", "in_front_of", "next_to",
+            or a location word ("left", "right", "away", "toward_viewer", "center").
+        index: the instance index for kind "instance", else None.
+        point_world: (3,) goal position of the object's centre, world frame [m].
+        point_table: (3,) the same point in the table frame [m].
+        phrase: the words it came from.
+    """
+
+    kind: str
+    relation: str
+    index: int | None
+    point_world: np.ndarray
+    point_table: np.ndarray
+    phrase: str
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """Result of grounding one instruction in a :class:`Scene`.
+
+    Attributes:
+        task: one of :data:`TASKS`.
+        verb: the verb that decided the task ("put", "pull", ...; "" if none).
+        target: index of the target instance in ``scene.instances``.
+        place: place target, or None (task without destination, or none given).
+        scores: (N,) score of every instance as the target, in [0, 1]; 0 = excluded.
+        explanation: one paragraph saying what was understood and why.
+        target_phrase: the words describing the target ("" with a click).
+        instruction_embedding: (384,) float32 unit MiniLM embedding of the instruction
+            (planner conditioning), or None when no instruction was given.
+        clicked: the target came from a click.
+    """
+
+    task: str
+    verb: str
+    target: int
+    place: PlaceTarget | None
+    scores: np.ndarray
+    explanation: str
+    target_phrase: str
+    instruction_embedding: np.ndarray | None
+    clicked: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------
+# parsing
+# ---------------------------------------------------------------------------------------
+@dataclass
+class NounPhrase:
+    text: str
+    colors: list[str] = field(default_factory=list)
+    size: str | None = None
+    noun: str | None = None
+    shapes: dict[str, float] | None = None
+    superlative: str | None = None
+    relation: tuple[str, NounPhrase] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.colors or self.size or self.noun or self.superlative or self.relation)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+(?:-[a-z]+)?", text.lower())
+
+
+def parse_task(text: str) -> tuple[str, str]:
+    """(task, verb) from the instruction; ("grab_lift", "") when no verb is recognised."""
+    low = text.lower()
+    for task, pat in _TASK_PATTERNS:
+        m = re.search(pat, low)
+        if m:
+            return task, m.group(0)
+    return "grab_lift", ""
+
+
+def parse_noun_phrase(text: str) -> NounPhrase:
+    """Parse colour, size, noun, superlative and one relation out of a noun phrase."""
+    low = text.lower().strip()
+    npr = NounPhrase(text=low)
+    head = low
+    for rel, pat in _RELATIONS:
+        m = re.search(pat, low)
+        if m and _words(low[m.end():]):
+            ref = parse_noun_phrase(low[m.end():])
+            if not ref.empty:
+                npr.relation = (rel, ref)
+                head = low[: m.start()]
+                break
+    words = _words(head)
+    for w in words:
+        if w in SIZE_WORDS and npr.size is None:
+            npr.size = SIZE_WORDS[w]
+    for sup, pat in _SUPERLATIVES:
+        if re.search(pat, head):
+            npr.superlative = sup
+            break
+    nouns = [_PLURALS.get(w, w) for w in words]
+    known = [w for w in nouns if w in NOUN_SHAPES]
+    if known:
+        npr.noun = known[-1]
+    elif nouns and nouns[-1] == "orange":  # "the orange" = the fruit, and it is orange
+        npr.noun = "orange"
+    for i, w in enumerate(words):
+        if w in COLOR_WORDS:
+            if w == "orange" and npr.noun == "orange" and i == len(words) - 1:
+                continue
+            npr.colors.append(COLOR_WORDS[w])
+    if npr.noun == "orange":
+        npr.shapes = _SPH
+        if "orange" not in npr.colors:
+            npr.colors.append("orange")
+    elif npr.noun is not None:
+        npr.shapes = NOUN_SHAPES[npr.noun]
+    return npr
+
+
+def split_place(text: str, task: str) -> tuple[str, str | None, str | None]:
+    """(target phrase, place marker, place phrase) of an instruction (module docstring)."""
+    low = text.lower()
+    verb_end = 0
+    for t, pat in _TASK_PATTERNS:
+        if t == task:
+            m = re.search(pat, low)
+            if m:
+                verb_end = m.end()
+    rest = low[verb_end:]
+    rest = re.sub(r"^\s*(?:up|over|down)\b", "", rest)
+    if task not in PLACE_TASKS:
+        return rest.strip(), None, None
+    # the first noun of the target must come before the place marker
+    matches = [m for m in _PLACE_MARKERS.finditer(rest) if _words(rest[: m.start()])]
+    if not matches:
+        return rest.strip(), None, None
+    m = matches[-1]
+    # "to the left of the bowl" is found as "to the left of" but also "of"-less variants
+    return rest[: m.start()].strip(), m.group(0), rest[m.end():].strip()
+
+
+# ---------------------------------------------------------------------------------------
+# scoring
+# ---------------------------------------------------------------------------------------
+def _attribute_scores(npr: NounPhrase, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) attribute match in [0, 1] and (N,) bool 'passes the hard constraints'."""
+    n = len(scene.instances)
+    score = np.ones(n)
+    ok = np.ones(n, dtype=bool)
+    order = ("small", "medium", "large")
+    for i, inst in enumerate(scene.instances):
+        if npr.colors:
+            frac = max(inst.color_fractions.get(c, 0.0) for c in npr.colors)
+            if inst.color in npr.colors:
+                score[i] *= 1.0
+            else:
+                score[i] *= min(0.9, frac / 0.35)
+            ok[i] &= inst.color in npr.colors or frac >= 0.12
+        if npr.shapes is not None:
+            compat = npr.shapes.get(inst.shape, 0.1)
+            score[i] *= compat
+            ok[i] &= compat >= 0.3
+        if npr.size is not None:
+            gap = abs(order.index(npr.size) - order.index(inst.size))
+            score[i] *= (1.0, 0.6, 0.3)[gap]
+    return score, ok
+
+
+def _superlative_factor(sup: str, scene: Scene, cand: np.ndarray) -> np.ndarray:
+    n = len(scene.instances)
+    c = np.array([inst.centroid_table for inst in scene.instances]).reshape(n, 3)
+    vol = np.array([float(np.prod(inst.extent)) for inst in scene.instances])
+    height = np.array([float(inst.extent[2]) for inst in scene.instances])
+    cam = scene.camera_position_table
+    key = {
+        "leftmost": c[:, 0], "rightmost": -c[:, 0],
+        "nearest": np.linalg.norm(c - cam, axis=1), "farthest": -np.linalg.norm(c - cam, axis=1),
+        "largest": -vol, "smallest": vol, "tallest": -height, "shortest": height,
+        "middle": np.abs(c[:, 0] - np.median(c[cand, 0])) if cand.any() else np.zeros(n),
+    }[sup]
+    f = np.zeros(n)
+    idx = np.flatnonzero(cand)
+    ranks = np.argsort(np.argsort(key[idx], kind="stable"), kind="stable")
+    f[idx] = 1.0 / (1.0 + 1.5 * ranks)
+    return f
+
+
+def _relation_factor(rel: str, ref: int, scene: Scene) -> np.ndarray:
+    c = np.array([inst.centroid_table for inst in scene.instances])
+    r = c[ref]
+    d = c - r
+    dist = np.linalg.norm(d[:, :2], axis=1)
+    near = np.exp(-dist / 0.25)
+    sig = lambda x: 1.0 / (1.0 + np.exp(-x / 0.02))  # noqa: E731
+    if rel == "left_of":
+        f = sig(-d[:, 0]) * near
+    elif rel == "right_of":
+        f = sig(d[:, 0]) * near
+    elif rel == "behind":
+        f = sig(d[:, 1]) * near
+    elif rel == "in_front_of":
+        f = sig(-d[:, 1]) * near
+    elif rel in ("on", "in"):
+        f = np.exp(-dist / 0.05)
+    else:  # next_to
+        f = np.exp(-dist / 0.12)
+    f[ref] = 0.0
+    return f
+
+
+def _found_list(scene: Scene) -> str:
+    return ", ".join(f"#{i.index} {i.description}" for i in scene.instances)
+
+
+def _score_phrase(
+    npr: NounPhrase,
+    scene: Scene,
+    sims: dict[str, np.ndarray],
+    exclude: set[int],
+    what: str,
+) -> tuple[np.ndarray, list[str]]:
+    """(N,) scores of a noun phrase over the instances (0 = excluded) and notes."""
+    notes: list[str] = []
+    attr, ok = _attribute_scores(npr, scene)
+    sim = np.clip(sims[npr.text], 0.0, 1.0)
+    score = 0.7 * attr + 0.3 * sim
+    for i in exclude:
+        ok[i] = False
+    if not ok.any():
+        wanted = " ".join(npr.colors + ([npr.noun] if npr.noun else [])) or npr.text
+        raise InputError(
+            f"I could not find {what} '{npr.text}' (no {wanted} among the objects). "
+            f"I found: {_found_list(scene)}; say which one you mean."
+        )
+    if npr.relation is not None:
+        rel, ref_np = npr.relation
+        ref_scores, _ = _score_phrase(ref_np, scene, sims, set(), f"the reference object of {what}")
+        ref = int(np.argmax(ref_scores))
+        ok[ref] = False if ok.sum() > 1 else ok[ref]
+        score = score * (0.1 + 0.9 * _relation_factor(rel, ref, scene))
+        notes.append(f"'{rel.replace('_', ' ')}' #{ref} {scene.instances[ref].description}")
+    if npr.superlative is not None:
+        score = score * _superlative_factor(npr.superlative, scene, ok)
+        notes.append(f"{npr.superlative} among {int(ok.sum())} candidates")
+    elif npr.size in ("small", "large") and ok.sum() > 1:
+        # size words are also relative: "the big box" next to a smaller box means the larger one
+        rank = _superlative_factor("largest" if npr.size == "large" else "smallest", scene, ok)
+        score = score * (0.6 + 0.4 * rank)
+    return np.where(ok, score, 0.0), notes
+
+
+def _collect_phrases(npr: NounPhrase, out: list[str]) -> None:
+    out.append(npr.text)
+    if npr.relation is not None:
+        _collect_phrases(npr.relation[1], out)
+
+
+# ---------------------------------------------------------------------------------------
+# place
+# ---------------------------------------------------------------------------------------
+_MARKER_RELATION = {
+    "into": "in", "in": "in", "inside": "in", "inside of": "in", "onto": "on", "on": "on",
+    "on top of": "on", "to the left of": "left_of", "left of": "left_of", "to the right of": "right_of",
+    "right of": "right_of", "next to": "next_to", "beside": "next_to", "near": "next_to",
+    "behind": "behind", "in front of": "in_front_of", "to": "next_to",
+}
+
+
+def _to_world(scene: Scene, p_table: np.ndarray) -> np.ndarray:
+    T = scene.table_to_world
+    return T[:3, :3] @ p_table + T[:3, 3]
+
+
+def _place_target(
+    scene: Scene, task: str, verb: str, marker: str | None, phrase: str | None, target: int,
+    sims: dict[str, np.ndarray], place_np: NounPhrase | None,
+) -> tuple[PlaceTarget | None, str]:
+    tgt = scene.instances[target]
+    c = tgt.centroid_table
+    half_t = float(max(tgt.extent[:2])) / 2
+    if place_np is not None and (place_np.noun or place_np.colors) and not (
+        place_np.noun is None and place_np.superlative in ("leftmost", "rightmost")
+    ):
+        scores, _ = _score_phrase(place_np, scene, sims, {target}, "the place")
+        ref = int(np.argmax(scores))
+        r = scene.instances[ref]
+        rel = _MARKER_RELATION.get(marker or "", "on")
+        rc = r.centroid_table.copy()
+        half_r = float(max(r.extent[:2])) / 2
+        gap = half_r + half_t + 0.03
+        offsets = {"left_of": (-gap, 0.0), "right_of": (gap, 0.0), "behind": (0.0, gap),
+                   "in_front_of": (0.0, -gap), "next_to": (gap, 0.0)}
+        if rel in ("in", "on"):
+            p = np.array([rc[0], rc[1], float(r.extent[2]) + c[2]])
+        else:
+            dx, dy = offsets[rel]
+            p = np.array([rc[0] + dx, rc[1] + dy, c[2]])
+        place = PlaceTarget("instance", rel, ref, _to_world(scene, p), p, phrase or "")
+        return place, f"place: {rel.replace('_', ' ')} #{ref} {r.description}"
+    text = f"{marker or ''} {phrase or ''}".strip()
+    loc = None
+    for name, pat in _LOCATIONS:
+        if re.search(pat, text):
+            loc = name
+            break
+    if loc is None and task == "push_pull":
+        loc = "toward_viewer" if verb == "pull" or verb == "drag" else "away"
+        step = PUSH_STEP_M
+    else:
+        step = LOCATION_STEP_M
+    if loc is None:
+        return None, "place: none given (the planner decides)" if task in PLACE_TASKS else ""
+    d = {"left": (-step, 0.0), "right": (step, 0.0), "away": (0.0, step), "toward_viewer": (0.0, -step)}
+    if loc == "center":
+        p = np.array([0.0, 0.0, c[2]])
+    else:
+        dx, dy = d[loc]
+        p = np.array([c[0] + dx, c[1] + dy, c[2]])
+    place = PlaceTarget("location", loc, None, _to_world(scene, p), p, text)
+    return place, f"place: location '{loc.replace('_', ' ')}' ({100 * step:.0f} cm from the object)"
+
+
+# ---------------------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------------------
+def _click_target(scene: Scene, click: tuple[float, float]) -> tuple[int, np.ndarray]:
+    u, v = float(click[0]), float(click[1])
+    W, H = scene.intrinsics.width, scene.intrinsics.height
+    if not (np.isfinite(u) and np.isfinite(v) and 0 <= u < W and 0 <= v < H):
+        raise InputError(f"click ({u:.0f}, {v:.0f}) lies outside the {W}x{H} image.")
+    dists = []
+    for inst in scene.instances:
+        if inst.mask[int(v), int(u)]:
+            dists.append(0.0)
+            continue
+        pv, pu = np.divmod(inst.pixel_index, W)
+        dists.append(float(np.min(np.hypot(pu - u, pv - v))))
+    dists_a = np.array(dists)
+    best = int(np.argmin(dists_a))
+    if dists_a[best] > CLICK_RADIUS_PX:
+        raise InputError(
+            f"the click at ({u:.0f}, {v:.0f}) is not on an object (nearest is {dists_a[best]:.0f} px away). "
+            f"I found: {_found_list(scene)}."
+        )
+    scores = np.exp(-dists_a / 10.0)
+    return best, scores
+
+
+def ground(
+    scene: Scene,
+    instruction: str = "",
+    *,
+    click: tuple[float, float] | None = None,
+    encoder: TextEncoder | None = None,
+) -> Grounding:
+    """Ground an instruction (and/or a click) in a perceived scene.
+
+    Args:
+        scene: result of :func:`unihm_core.perception.perceive`.
+        instruction: free-form sentence ("put the red mug into the bowl").
+        click: optional pixel ``(u, v)`` selecting the target object.
+        encoder: sentence encoder; default the shared MiniLM (:func:`get_text_encoder`).
+
+    Raises:
+        InputError: empty scene, empty/overlong instruction without a click, a click off
+            every object, or a phrase no object matches (the message lists the objects).
+    """
+    if not isinstance(instruction, str):
+        raise InputError("the instruction must be text.")
+    instruction = instruction.strip()
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        raise InputError(f"the instruction is longer than {MAX_INSTRUCTION_CHARS} characters; shorten it.")
+    if not scene.instances:
+        raise InputError("no object was found on the table, so there is nothing to ground the instruction in.")
+    if not instruction and click is None:
+        raise InputError("give an instruction (e.g. 'pick up the red can') or click on an object.")
+
+    task, verb = parse_task(instruction)
+    target_text, marker, place_text = split_place(instruction, task)
+    target_np = parse_noun_phrase(target_text)
+    place_np = parse_noun_phrase(place_text) if place_text else None
+
+    phrases: list[str] = []
+    _collect_phrases(target_np, phrases)
+    if place_np is not None:
+        _collect_phrases(place_np, phrases)
+    phrases = list(dict.fromkeys(p for p in phrases))
+    descs = scene.descriptions()
+    texts = ([instruction] if instruction else []) + phrases + descs
+    enc = encoder if encoder is not None else get_text_encoder()
+    emb = np.asarray(enc.encode(texts), dtype=np.float32)  # one call per instruction
+    inst_emb = emb[len(texts) - len(descs):]
+    sims = {p: inst_emb @ emb[(1 if instruction else 0) + k] for k, p in enumerate(phrases)}
+    instr_emb = emb[0] if instruction else None
+
+    notes: list[str] = []
+    if click is not None:
+        target, scores = _click_target(scene, click)
+        notes.append(f"target from the click at ({click[0]:.0f}, {click[1]:.0f})")
+    else:
+        if target_np.empty:
+            if len(scene.instances) > 1:
+                raise InputError(
+                    f"the instruction does not say which object ('{instruction}'). "
+                    f"I found: {_found_list(scene)}; say which one you mean, or click on it."
+                )
+            scores = np.ones(1)
+        else:
+            scores, notes = _score_phrase(target_np, scene, sims, set(), "the object")
+        target = int(np.argmax(scores))
+    place, place_note = _place_target(scene, task, verb, marker, place_text, target, sims, place_np)
+
+    tgt = scene.instances[target]
+    others = [int(j) for j in np.argsort(-scores, kind="stable") if j != target and scores[j] > 0.01]
+    runner = others[:1]
+    parts = [f"task {task}" + (f" (verb '{verb}')" if verb else " (no verb recognised; default grab/lift)")]
+    parts.append(f"target #{target} {tgt.description} (score {scores[target]:.2f}"
+                 + (f"; runner-up #{runner[0]} {scene.instances[runner[0]].description} {scores[runner[0]]:.2f}" if runner else "")
+                 + ")")
+    if target_np.colors or target_np.noun or target_np.size:
+        parts.append("understood: " + ", ".join(
+            x for x in (" ".join(target_np.colors), target_np.size or "", target_np.noun or "") if x))
+    parts += notes
+    if place_note:
+        parts.append(place_note)
+    return Grounding(
+        task=task, verb=verb, target=target, place=place, scores=np.asarray(scores, dtype=np.float64),
+        explanation="; ".join(parts) + ".", target_phrase="" if click is not None else target_text,
+        instruction_embedding=instr_emb, clicked=click is not None,
+        details={"place_marker": marker, "place_phrase": place_text},
+    )
