@@ -50,8 +50,8 @@ class DepthNoiseConfig:
     max_shadow_px: int = 24
     dark_threshold: float = 0.1
     dark_drop_prob: float = 0.7
-    speckle_rate: float = 0.0008
-    speckle_max_radius: int = 3
+    speckle_rate: float = 0.0003
+    speckle_max_radius: int = 2
     quantum: float = 0.001
 
     def __post_init__(self) -> None:
