@@ -79,9 +79,9 @@ class RefineConfig:
     w_gen: tuple[float, float, float] | float = (100.0, 1.0, 0.1)
     w_vel: tuple[float, float, float] | float = (5.0, 0.05, 0.005)
     w_acc: tuple[float, float, float] | float = (20.0, 0.2, 0.02)
-    lambda0: float = 1e-4
-    lambda_up: float = 10.0
-    lambda_down: float = 0.3
+    lambda0: float = 0.1
+    lambda_up: float = 30.0
+    lambda_down: float = 0.5
     lambda_max: float = 1e8
     max_iters: int = 30
     step_tol: float = 1e-5

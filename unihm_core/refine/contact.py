@@ -45,6 +45,7 @@ class ContactTerms(NamedTuple):
         J: ``(F, D)`` residual Jacobian rows (B19), correspondences frozen.
         energy: ``(F,)`` per-fingertip contact energy ``0.5 r_i^2 = lambda_c f(d_i)``.
         index: ``(F,)`` nearest-neighbour indices into the surface points.
+        total: ``sum(energy)``, E_contact (Eq. 13).
     """
 
     d: np.ndarray
@@ -52,6 +53,7 @@ class ContactTerms(NamedTuple):
     J: np.ndarray
     energy: np.ndarray
     index: np.ndarray
+    total: float
 
 
 def contact_terms(s: np.ndarray, Js: np.ndarray, pose: np.ndarray, surface: ObjectSurface,
@@ -63,36 +65,37 @@ def contact_terms(s: np.ndarray, Js: np.ndarray, pose: np.ndarray, surface: Obje
     """
     R = pose[:3, :3]
     x = (s - pose[:3, 3]) @ R  # rows: R^T (s_i - t)
-    _, idx = surface.tree.query(x)
-    p = surface.points[idx]
-    n = surface.normals[idx]
-    diff = x - p
+    idx = surface.tree.query(x)[1]
+    pn = surface.point_normals[idx]
+    n = pn[:, 3:]
+    diff = x - pn[:, :3]
     d = np.einsum("ij,ij->i", n, diff)
-    F = len(d)
-    r = np.empty(F)
-    c = np.empty(F)
-    e = np.empty(F)
     lc, alpha, k, eps2 = config.lambda_c, config.alpha, config.k, config.eps**2
     s2 = math.sqrt(2.0 * lc)
+    rl, cl, el = [], [], []
     if config.contact_model == "kernel":
-        dirs = n @ R.T  # world normals: dd/dq = n_w^T J_s
-        for i in range(F):
-            f, f1 = kernel_scalar(float(d[i]), alpha, k, bool(attract[i]))
+        dirs = n  # dd/dx in the object frame
+        for di, ai in zip(d.tolist(), attract.tolist()):
+            f, f1 = kernel_scalar(di, alpha, k, ai)
             sf = math.sqrt(f)
-            r[i] = s2 * sf
-            c[i] = s2 * f1 / (2.0 * sf + eps2)
-            e[i] = lc * f
+            rl.append(s2 * sf)
+            cl.append(s2 * f1 / (2.0 * sf + eps2))
+            el.append(lc * f)
     else:
         g = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        dirs = (diff / np.maximum(g, 1e-15)[:, None]) @ R.T  # world unit direction: dg/dq = u_w^T J_s
-        for i in range(F):
-            if attract[i] or d[i] < 0.0:
-                f = alpha * float(g[i])
+        dirs = diff / np.maximum(g, 1e-15)[:, None]  # dg/dx in the object frame
+        for gi, di, ai in zip(g.tolist(), d.tolist(), attract.tolist()):
+            if ai or di < 0.0:
+                f = alpha * gi
                 sf = math.sqrt(f)
-                r[i] = s2 * sf
-                c[i] = s2 * alpha / (2.0 * sf + eps2)
-                e[i] = lc * f
+                rl.append(s2 * sf)
+                cl.append(s2 * alpha / (2.0 * sf + eps2))
+                el.append(lc * f)
             else:
-                r[i] = c[i] = e[i] = 0.0
-    J = c[:, None] * np.einsum("ik,ikd->id", dirs, Js)
-    return ContactTerms(d, r, J, e, idx)
+                rl.append(0.0)
+                cl.append(0.0)
+                el.append(0.0)
+    # dr_i/dq = c_i * dirs_i^T R^T J_s,i: scale and rotate the (F, 3) directions, then one batched product
+    w = (np.array(cl)[:, None] * dirs) @ R.T
+    J = (w[:, None, :] @ Js)[:, 0, :]
+    return ContactTerms(d, np.array(rl), J, np.array(el), idx, sum(el))

@@ -43,7 +43,8 @@ from scipy.linalg import lapack
 from unihm_core.errors import InputError
 from unihm_core.refine.config import RefineConfig
 from unihm_core.refine.contact import contact_terms
-from unihm_core.refine.priors import PriorWeights, prior_weights
+from unihm_core.refine.fingertips import FingertipKinematics
+from unihm_core.refine.priors import PriorWeights, prior_energies, prior_weights
 from unihm_core.refine.schedule import ContactSchedule, contact_schedule, moving_frames
 from unihm_core.refine.surface import ObjectSurface
 
@@ -139,8 +140,17 @@ def _check_inputs(hand, q_gen, object_poses) -> tuple[np.ndarray, np.ndarray]:
     return q, P
 
 
+def _spd_solve(H: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``H x = b`` for symmetric positive-definite ``H`` (Cholesky, LAPACK dposv)."""
+    _, x, info = lapack.dposv(H, b)
+    if info != 0:  # not positive definite to working precision: fall back to LU
+        return np.linalg.solve(H, b)
+    return x
+
+
 def _fingertips(hand, q: np.ndarray) -> np.ndarray:
-    return np.stack([hand.fingertip_jacobians(qi, unchecked=True)[0] for qi in q])
+    fk = FingertipKinematics(hand)
+    return np.stack([fk(qi)[0] for qi in q])
 
 
 def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_poses: np.ndarray, *,
@@ -200,10 +210,15 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
 
     Wg, Wv, Wa = W.W_gen, W.W_vel, W.W_acc
     Hp = W.hessian
+    Hp_inv = np.linalg.inv(Hp)
     diag = np.arange(D)
     lam_floor = 1e-6 * float(np.mean(np.diag(Hp)))
-    fj = hand.fingertip_jacobians
-    dposv = lapack.dposv
+    fj = FingertipKinematics(hand)
+    lo_act, hi_act = lo + 1e-12, hi - 1e-12
+    mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo) - 1e-12
+    lam0, lam_up, lam_down, lam_max = cfg.lambda0, cfg.lambda_up, cfg.lambda_down, cfg.lambda_max
+    step_tol, rtol, atol, max_iters = cfg.step_tol, cfg.energy_rtol, cfg.energy_atol, cfg.max_iters
+    maximum, minimum, absolute = np.maximum, np.minimum, np.abs
 
     q_opt = np.empty((T, D))
     status = np.empty(T, dtype="<U9")
@@ -221,57 +236,66 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         qg = q_gen[t]
         q1 = q_opt[t - 1] if t >= 1 else q_gen[0]
         q2 = q_opt[t - 2] if t >= 2 else q_gen[0]
-        a = q1 - q2
+        # The three priors form one quadratic: E_prior(q) = 0.5 (q - m)^T Hp (q - m) + c with
+        # Hp = W_gen + W_vel + W_acc and m its minimiser; its gradient Hp (q - m) is W~ (Eq. 18).
+        m = Hp_inv @ (Wg @ qg + Wv @ q1 + Wa @ (2.0 * q1 - q2))
+        c = sum(prior_energies(m, qg, q1, q2, W))
 
         q = q_init[t]
-        s, Js = fj(q, unchecked=True)
+        s, Js = fj(q)
         ct = contact_terms(s, Js, pose, surface, att, cfg)
-        eg, ev = q - qg, q - q1
-        ea = ev - a
-        pg, pv, pa = Wg @ eg, Wv @ ev, Wa @ ea
-        E = float(ct.energy.sum()) + 0.5 * float(eg @ pg + ev @ pv + ea @ pa)
+        e = q - m
+        hpe = Hp @ e
+        E = ct.total + 0.5 * float(e @ hpe) + c
+        on_bound = bool((absolute(q - mid) >= half).any())
         e_init[t] = E
         dist0[t] = ct.d
-        lam = cfg.lambda0
+        lam = lam0
         st = HIT_CAP
         n_it = 0
         rows: list = []
-        while n_it < cfg.max_iters:
+        while n_it < max_iters:
             n_it += 1
-            J, r = ct.J, ct.r
+            J = ct.J
             H = J.T @ J + Hp
-            H[diag, diag] += lam
-            rhs = -(J.T @ r + pg + pv + pa)
-            _, dq, info = dposv(H, rhs)
-            if info != 0:
-                dq = np.linalg.solve(H, rhs)
-            q_new = np.clip(q + dq, lo, hi)
+            H.flat[::D + 1] += lam
+            rhs = -(J.T @ ct.r + hpe)
+            # active set: coordinates on a limit whose descent direction points outside
+            if on_bound:
+                act = ((q <= lo_act) & (rhs < 0.0)) | ((q >= hi_act) & (rhs > 0.0))
+                free = ~act
+                dq = np.zeros(D)
+                dq[free] = _spd_solve(H[np.ix_(free, free)], rhs[free])
+            else:
+                dq = _spd_solve(H, rhs)
+            q_new = minimum(maximum(q + dq, lo), hi)
             step = q_new - q
             # decrease predicted by the Gauss-Newton model of E_t (B23) for the projected step
-            pred = -float(step @ (0.5 * ((J.T @ (J @ step)) + Hp @ step) - rhs))
-            if np.abs(step).max() < cfg.step_tol or pred <= cfg.energy_rtol * E + cfg.energy_atol:
+            jst = J @ step
+            pred = step @ (rhs - 0.5 * (Hp @ step)) - 0.5 * (jst @ jst)
+            if pred <= rtol * E + atol or absolute(step).max() < step_tol:
                 if trace:
                     rows.append((E, np.nan, 0.0, lam))
                 st = CONVERGED
                 break
-            s, Js = fj(q_new, unchecked=True)
+            s, Js = fj(q_new)
             ct_new = contact_terms(s, Js, pose, surface, att, cfg)
-            eg, ev = q_new - qg, q_new - q1
-            ea = ev - a
-            ng, nv, na = Wg @ eg, Wv @ ev, Wa @ ea
-            E_new = float(ct_new.energy.sum()) + 0.5 * float(eg @ ng + ev @ nv + ea @ na)
+            e = q_new - m
+            hpe_new = Hp @ e
+            E_new = ct_new.total + 0.5 * (e @ hpe_new) + c
             if trace:
                 rows.append((E, E_new, float(E_new <= E), lam))
-            if E_new <= E:
+            if E_new <= E:  # accept, trust the model more
                 dec = E - E_new
-                q, ct, E, pg, pv, pa = q_new, ct_new, E_new, ng, nv, na
-                lam *= cfg.lambda_down
-                if dec <= cfg.energy_rtol * E + cfg.energy_atol:
+                q, ct, E, hpe = q_new, ct_new, E_new, hpe_new
+                on_bound = bool((absolute(q - mid) >= half).any())
+                lam *= lam_down
+                if dec <= rtol * E + atol:
                     st = CONVERGED
                     break
-            else:
-                lam = max(lam * cfg.lambda_up, lam_floor)
-                if lam > cfg.lambda_max:
+            else:  # reject, damp more
+                lam = max(lam * lam_up, lam_floor)
+                if lam > lam_max:
                     st = STALLED
                     break
         if trace:
@@ -281,12 +305,9 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         iters[t] = n_it
         e_contact[t] = ct.energy
         dist[t] = ct.d
-        eg, ev = q - qg, q - q1
-        ea = ev - a
-        e_gen[t] = 0.5 * float(eg @ Wg @ eg)
-        e_vel[t] = 0.5 * float(ev @ Wv @ ev)
-        e_acc[t] = 0.5 * float(ea @ Wa @ ea)
-        e_tot[t] = E
+        e_gen[t], e_vel[t], e_acc[t] = prior_energies(q, qg, q1, q2, W)
+        e_tot[t] = ct.total + e_gen[t] + e_vel[t] + e_acc[t]
+        e_init[t] = float(e_init[t])
         frames_s[t] = time.perf_counter() - tf
 
     energies = {"contact": e_contact, "contact_total": e_contact.sum(1), "gen": e_gen, "vel": e_vel,

@@ -22,12 +22,14 @@ class ObjectSurface:
         points, normals: the cloud and its normals.
         normals_source: ``"given"``, ``"mesh"`` or ``"estimated"``.
         tree: scipy ``cKDTree`` over ``points``.
+        point_normals: ``(N, 6)`` points and normals side by side (one gather per query).
     """
 
     points: np.ndarray
     normals: np.ndarray
     normals_source: str = "given"
     tree: object = field(default=None, repr=False)
+    point_normals: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         p = _points(self.points, "object points")
@@ -46,6 +48,7 @@ class ObjectSurface:
         object.__setattr__(self, "normals", np.ascontiguousarray(n / norm[:, None]))
         if self.tree is None:
             object.__setattr__(self, "tree", cKDTree(self.points))
+        object.__setattr__(self, "point_normals", np.hstack([self.points, self.normals]))
 
     @classmethod
     def build(cls, points: np.ndarray, normals: np.ndarray | None = None, *, mesh=None,
