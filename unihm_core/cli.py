@@ -53,12 +53,51 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_data_build(args: argparse.Namespace) -> int:
+    """Build (or resume) a synthetic dataset."""
+    from unihm_core.data.dataset import DatasetConfig, build_dataset
+
+    hands = tuple(args.hands.split(",")) if args.hands else DatasetConfig.hands
+    cfg = DatasetConfig(n=args.n, seed=args.seed, hands=hands, render=not args.no_render, refine=args.refine,
+                        shard_size=args.shard_size, workers=args.workers)
+    card = build_dataset(args.out, cfg)
+    print(json.dumps({k: card[k] for k in ("sequences", "per_split", "per_task", "hands_valid",
+                                           "human_reject_rate", "build_seconds_this_run")}, indent=2))
+    return 0
+
+
+def cmd_data_show(args: argparse.Namespace) -> int:
+    """Write an HTML page showing one sequence."""
+    from unihm_core.data.browser import write_sequence_page
+
+    out = write_sequence_page(args.data, args.seq, args.out)
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unihm", description="UniHM: language-guided dexterous hand manipulation.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("hands", help="list hands with DoF, joint names and fingertip links")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_hands)
+    data = sub.add_parser("data", help="synthetic dataset: build, show").add_subparsers(dest="data_command",
+                                                                                      required=True)
+    p = data.add_parser("build", help="build or resume a synthetic HOI dataset")
+    p.add_argument("--out", required=True, help="dataset folder (created; an interrupted build resumes)")
+    p.add_argument("--n", type=int, default=2000, help="number of sequences")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="processes (one per core)")
+    p.add_argument("--shard-size", type=int, default=25)
+    p.add_argument("--hands", default="", help="comma-separated robot hands (default: all seven)")
+    p.add_argument("--no-render", action="store_true", help="skip RGB-D rendering")
+    p.add_argument("--refine", action="store_true", help="apply physics refinement to robot sequences")
+    p.set_defaults(func=cmd_data_build)
+    p = data.add_parser("show", help="write an HTML page with one sequence (RGB-D, masks, 3-D motion)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--seq", default=None, help="sequence id (default: the first)")
+    p.add_argument("--out", default="data_show.html")
+    p.set_defaults(func=cmd_data_show)
     p = sub.add_parser("bench", help="run benchmarks and write docs/RESULTS.md sections")
     p.add_argument("only", nargs="*", help="substrings of benchmark names to run (default: all)")
     p.set_defaults(func=cmd_bench)

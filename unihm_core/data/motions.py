@@ -239,10 +239,9 @@ class HumanMotionSynthesizer:
         yaw = rng.uniform(-0.6, 0.6)
         a_h = np.array([np.sin(yaw), np.cos(yaw), 0.0])  # roughly away from the viewer (+y)
         if task == "push":
-            # palm facing the push direction, fingers pointing down: the fingertips meet the
-            # far side of the object at one height
-            x, z = a_h, np.array([0.0, 0.0, -1.0])
-            return _frame(x, np.cross(z, x)), a_h, "push"
+            # the hand comes from the viewer's side and pushes with the palm, fingers wrapped
+            # loosely around the object so the contact holds while it slides
+            return _frame(a_h, np.array([0.0, 0.0, 1.0])), a_h, "push"
         side = height > 0.09 and grasp_type in ("power", "lateral") and task != "pull"
         if side:
             # palm normal across the object's thinner horizontal extent when it is elongated
@@ -295,12 +294,6 @@ class HumanMotionSynthesizer:
             origin = centre - a_obj * 1.0
             hit = self._surface_hit(mesh, T_obj, origin, a_obj)
         palm_world = hit - a * (PALM_HALF_THICKNESS + self.cfg.standoff)
-        if style == "push":  # put the fingertips (about 17 cm below the wrist) at contact height
-            T = np.eye(4)
-            T[:3, :3] = R_hand
-            T[:3, 3] = hit - a * 0.03
-            T[2, 3] = T_obj[2, 3] + lo[2] + min(0.5 * (hi[2] - lo[2]), 0.05) + 0.17
-            return T
         if style in ("top", "lid"):
             palm_world = hit - a * (PALM_HALF_THICKNESS + 0.02)  # fingertips reach down to pinch
         T = np.eye(4)
@@ -309,10 +302,12 @@ class HumanMotionSynthesizer:
         return T
 
     def close_fingers(self, q_base: np.ndarray, grasp_type: str, surface: SurfaceModel,
-                      T_obj: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+                      T_obj: np.ndarray, opened: dict | None = None,
+                      closed: dict | None = None) -> tuple[np.ndarray, dict[str, float]]:
         """Bisection per finger for the closure at which it touches the surface."""
         inv = np.linalg.inv(T_obj)
-        opened, closed = self.open_pose(), self.closed_pose(grasp_type)
+        opened = opened or self.open_pose()
+        closed = closed or self.closed_pose(grasp_type)
         q = q_base.copy()
         closure = {}
         for f in FINGER_JOINT_PREFIX:
@@ -441,13 +436,7 @@ class HumanMotionSynthesizer:
         T_wrist = self.place_hand(R_hand, a, style, mesh, body_pose, rng)
         q_grasp = np.zeros(self.hand.dof)
         q_grasp[:6] = wrist_pose_to_q(T_wrist)
-        if style == "push":  # flat hand, slightly flexed fingers touching the far side
-            fingers = {f: self._finger_q(f, (0.5, 0.15, 0.15, 0.1)) for f in FINGER_JOINT_PREFIX}
-            for f, v in fingers.items():
-                q_grasp[self.finger_idx[f]] = v
-            q_grasp = self._push_contact(q_grasp, a, surface, body_pose)
-        else:
-            q_grasp = self._grasp_without_penetration(q_grasp, a, grasp_type, surface, body_pose)
+        q_grasp = self._grasp_without_penetration(q_grasp, a, grasp_type, surface, body_pose)
         q_grasp = self.hand.clamp(q_grasp)
         T_wrist = q_to_wrist_pose(q_grasp[:6])  # contact search may have moved the wrist
 
@@ -529,24 +518,6 @@ class HumanMotionSynthesizer:
                 return q_closed
             q[:3] -= a * (depth + 2 * self.cfg.contact_offset)
         return q_closed
-
-    def _push_contact(self, q: np.ndarray, a: np.ndarray, surface: SurfaceModel, T_obj: np.ndarray) -> np.ndarray:
-        """Slide the flat hand along ``a`` until its fingertips touch the object."""
-        inv = np.linalg.inv(T_obj)
-
-        def min_sd(shift: float) -> float:
-            qq = q.copy()
-            qq[:3] += a * shift
-            tips = self.hand.keypoints(qq)[list(TIP_KEYPOINTS)]
-            return float(surface.signed_distance(tips @ inv[:3, :3].T + inv[:3, 3]).min())
-
-        lo, hi = -0.15, 0.15
-        for _ in range(30):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if min_sd(mid) > self.cfg.contact_offset else (lo, mid)
-        q = q.copy()
-        q[:3] += a * lo
-        return q
 
 
 def wrist_in_object_frame(q_wrist: np.ndarray, object_poses: np.ndarray) -> np.ndarray:

@@ -60,9 +60,14 @@ def matrix_to_euler_xyz(R: np.ndarray) -> np.ndarray:
     """Inverse of :func:`euler_xyz_to_matrix` (``ry`` in [-pi/2, pi/2])."""
     from scipy.spatial.transform import Rotation
 
+    import warnings
+
     R = np.asarray(R, float)
-    # Rx Ry Rz is the intrinsic x-y-z sequence, i.e. scipy's "XYZ".
-    return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_euler("XYZ").reshape(R.shape[:-2] + (3,))
+    # Rx Ry Rz is the intrinsic x-y-z sequence, i.e. scipy's "XYZ". At ry = +-pi/2 only
+    # rx + rz is determined; scipy then sets rz = 0, which is a valid (if not unique) answer.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_euler("XYZ").reshape(R.shape[:-2] + (3,))
 
 
 def wrist_pose_to_q(T: np.ndarray) -> np.ndarray:
