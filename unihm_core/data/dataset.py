@@ -210,9 +210,9 @@ class _Worker:
         return record, arrays
 
     def _refine(self, hand: str, q: np.ndarray, object_poses: np.ndarray, surface) -> np.ndarray:
-        from unihm_core.refine import refine_trajectory
+        from unihm_core.refine import refine
 
-        return refine_trajectory(hand, q, object_poses, surface.points, surface.normals).q
+        return refine(hand, q, surface.points, object_poses, normals=surface.normals).q
 
 
 def _shard_paths(out: Path, k: int) -> tuple[Path, Path]:
@@ -329,9 +329,16 @@ class SyntheticDataset:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         manifest = self.root / "manifest.jsonl"
-        if not manifest.exists():
-            raise InputError(f"{self.root} is not a built dataset (no manifest.jsonl); run `unihm data build`")
-        self.records = [json.loads(x) for x in manifest.read_text(encoding="utf-8").splitlines() if x.strip()]
+        if manifest.exists():
+            lines = manifest.read_text(encoding="utf-8").splitlines()
+        else:  # a build in progress: read the shards finished so far
+            shard_parts = sorted((self.root / "shards").glob("shard_*.jsonl"))
+            if not shard_parts:
+                raise InputError(f"{self.root} is not a built dataset (no manifest.jsonl and no finished "
+                                 "shards); run `unihm data build`")
+            lines = [x for p in shard_parts for x in p.read_text(encoding="utf-8").splitlines()]
+        self.records = [r for r in (json.loads(x) for x in lines if x.strip()) if "_rejects" not in r]
+        self.records.sort(key=lambda r: r["index"])
         self._by_id = {r["seq_id"]: r for r in self.records}
         self._open: dict[str, np.lib.npyio.NpzFile] = {}
 
