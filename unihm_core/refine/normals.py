@@ -92,7 +92,11 @@ def estimate_normals(points: np.ndarray, knn: int = 20,
         if orient == "centroid":
             return orient_outward(p, np.asarray(pcd.normals))
         if orient == "tangent_plane":
-            pcd.orient_normals_consistent_tangent_plane(knn)
+            try:
+                pcd.orient_normals_consistent_tangent_plane(knn)
+            except RuntimeError as exc:  # open3d's Qhull step fails on degenerate (e.g. exactly spherical) clouds
+                raise InputError(f"estimate_normals: consistent tangent-plane orientation failed ({str(exc)[:80]}); "
+                                 "use orient='centroid' or a camera position.") from exc
             n = np.asarray(pcd.normals).copy()
             if np.mean(np.einsum("ij,ij->i", n, p - p.mean(0)) < 0) > 0.5:
                 n *= -1.0
