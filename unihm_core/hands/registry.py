@@ -56,6 +56,12 @@ def urdf_path(name: str) -> Path:
     return write_urdf(load_spec(name), hand_urdf_path(name))
 
 
+def floating_urdf_path(name: str) -> Path:
+    """Path of the URDF with the 6-DoF wrist chain prepended (for physics with a driven wrist)."""
+    path = hand_urdf_path(name)
+    return write_urdf(load_spec(name), path.with_name(f"{name}_right_floating.urdf"), floating=True)
+
+
 _lock = threading.Lock()
 _cache: dict[str, HandModel] = {}
 

@@ -181,10 +181,10 @@ def urdf_string(spec: HandSpec, *, floating: bool = False, color=(0.85, 0.85, 0.
     return "\n".join(out) + "\n"
 
 
-def write_urdf(spec: HandSpec, path: str | Path) -> Path:
-    """Write the (non-floating) URDF of ``spec`` to ``path`` if its content changed."""
+def write_urdf(spec: HandSpec, path: str | Path, floating: bool = False) -> Path:
+    """Write the URDF of ``spec`` to ``path`` if its content changed."""
     path = Path(path)
-    text = urdf_string(spec)
+    text = urdf_string(spec, floating=floating)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".urdf.tmp")
