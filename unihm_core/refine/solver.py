@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from scipy.linalg import lapack
@@ -156,7 +157,8 @@ def _fingertips(hand, q: np.ndarray) -> np.ndarray:
 def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_poses: np.ndarray, *,
            normals: np.ndarray | None = None, config: RefineConfig | None = None,
            schedule: np.ndarray | ContactSchedule | None = None,
-           weights: PriorWeights | None = None, trace: bool = False) -> RefineResult:
+           weights: PriorWeights | None = None, trace: bool = False,
+           kinematics: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> RefineResult:
     """Refine a generated joint trajectory against an object (Algorithm 1).
 
     Args:
@@ -173,6 +175,9 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
             the object's motion when None (:func:`contact_schedule`).
         weights: full ``W_gen``, ``W_vel``, ``W_acc`` overriding the config's diagonal ones.
         trace: record every iteration (see :attr:`RefineResult.trace`); slower.
+        kinematics: replaces the analytic fingertip kinematics: ``q (D,) -> (positions (F, 3),
+            world Jacobians (F, 3, D))``. For comparisons (e.g. finite differences through a
+            simulator in ``bench/bench_refine.py``); leave None otherwise.
 
     Raises:
         InputError: NaN/inf or mis-shaped inputs.
@@ -213,7 +218,7 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
     Hp_inv = np.linalg.inv(Hp)
     diag = np.arange(D)
     lam_floor = 1e-6 * float(np.mean(np.diag(Hp)))
-    fj = FingertipKinematics(hand)
+    fj = kinematics if kinematics is not None else FingertipKinematics(hand)
     lo_act, hi_act = lo + 1e-12, hi - 1e-12
     mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo) - 1e-12
     lam0, lam_up, lam_down, lam_max = cfg.lambda0, cfg.lambda_up, cfg.lambda_down, cfg.lambda_max
