@@ -75,6 +75,15 @@ def cmd_data_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_examples(args: argparse.Namespace) -> int:
+    """Regenerate the bundled example scenes (assets/examples)."""
+    from unihm_core.data.examples import write_examples
+
+    for folder in write_examples(seed=args.seed):
+        print(folder)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unihm", description="UniHM: language-guided dexterous hand manipulation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq", default=None, help="sequence id (default: the first)")
     p.add_argument("--out", default="data_show.html")
     p.set_defaults(func=cmd_data_show)
+    p = data.add_parser("examples", help="regenerate the app's bundled example scenes in assets/examples")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_data_examples)
     p = sub.add_parser("bench", help="run benchmarks and write docs/RESULTS.md sections")
     p.add_argument("only", nargs="*", help="substrings of benchmark names to run (default: all)")
     p.set_defaults(func=cmd_bench)
