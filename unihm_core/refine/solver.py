@@ -10,15 +10,20 @@ For ``t = 0..T-1`` (with ``q_{-2}^opt = q_{-1}^opt = q_0^gen``), starting from
 3. contact residuals ``r`` and rows ``J_t`` (Eq. 13, B19), prior gradient ``W~`` (Eq. 18);
 4. the LM step ``(J^T J + W_gen + W_vel + W_acc + lambda I) dq = -J^T r - W~`` (Eq. 17), solved
    by Cholesky (LAPACK ``dposv``; the matrix is positive definite because the priors are);
-5. the candidate ``q_t + dq`` is **projected onto the joint limits** (clipped); its energy
-   ``E_t`` (Eq. 16) is evaluated with fresh nearest neighbours. If ``E_t`` did not increase
-   the step is accepted and ``lambda *= lambda_down``, else rejected and
-   ``lambda *= lambda_up`` (from ``1e-6 * mean(diag W)`` when ``lambda0 = 0``).
+5. **joint limits** (projected Newton): coordinates that sit on a limit while the descent
+   direction points outside are held fixed and the system is solved for the others; the
+   candidate ``q_t + dq`` is then clipped onto the limits. Its energy ``E_t`` (Eq. 16) is
+   evaluated with fresh nearest neighbours. If ``E_t`` did not increase the step is accepted
+   and ``lambda *= lambda_down``, else rejected and ``lambda *= lambda_up`` (from
+   ``1e-6 * mean(diag W)`` when ``lambda0 = 0``).
 
 A frame stops as
 
-* ``"converged"`` when the projected step is below ``step_tol`` or an accepted step lowered
-  ``E_t`` by at most ``energy_rtol * E_t + energy_atol``;
+* ``"converged"`` when the projected step is below ``step_tol``, or the decrease of E_t that
+  the Gauss-Newton model (B23) predicts for it is at most ``energy_rtol * E_t + energy_atol``,
+  or an accepted step lowered ``E_t`` by at most that much (nearest-neighbour energies are
+  piecewise smooth with jumps of about 1e-4 relative where correspondences switch, so
+  tighter tolerances only buy rejected steps);
 * ``"stalled"`` when ``lambda`` exceeded ``lambda_max`` without a decrease (a stationary
   point to working precision, usually on a joint limit);
 * ``"hit_cap"`` after ``max_iters`` linear solves.
