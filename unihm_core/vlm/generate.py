@@ -1,0 +1,101 @@
+"""Sampling hand tokens from the DexHand VLM (paper Eq. 9; decoding by D_h afterwards).
+
+Every hand slot's input at inference is ``embed([MASK]) + TrajectoryEncoder(chunk i)``
+(the final stage of the masking curriculum, Eq. 10), so the inputs of all slots are known
+before sampling starts and a sampled token is never fed back. Three strategies compute the
+same restricted logits (equal up to float rounding):
+
+* ``"cache"`` — the prefix once, then one hand slot per step reusing the decoder's KV cache
+  (``transformers`` ``DynamicCache``); the default, in the shape of autoregressive decoding.
+* ``"full"`` — recompute the whole sequence up to slot i at every step (no cache; the
+  reference the cache is tested against).
+* ``"parallel"`` — one pass over the full sequence (fastest; valid because inputs never
+  depend on samples).
+
+Sampling per slot, in slot order, with one ``torch.Generator`` seeded by ``seed``:
+temperature 0 takes the argmax; otherwise logits / temperature, then top-k (keep the k
+largest), then top-p (keep the smallest set of most likely codes whose probability reaches
+p), then a multinomial draw. Logits outside the codebook rows are never scored (restricted
+decoding, see :mod:`unihm_core.vlm.vocab`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from unihm_core.errors import ConfigError
+
+STRATEGIES = ("cache", "full", "parallel")
+
+
+def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """Set logits outside top-k / the top-p nucleus to -inf. ``logits``: (B, K)."""
+    out = logits.clone()
+    if top_k and top_k < out.shape[-1]:
+        kth = torch.topk(out, top_k, dim=-1).values[..., -1:]
+        out = out.masked_fill(out < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_l, order = torch.sort(out, dim=-1, descending=True)
+        probs = torch.softmax(sorted_l, dim=-1)
+        before = torch.cumsum(probs, dim=-1) - probs      # mass of strictly more likely codes
+        drop_sorted = before >= top_p                     # the most likely code is always kept
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        out = out.masked_fill(drop, float("-inf"))
+    return out
+
+
+def sample_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
+                  generator: torch.Generator) -> torch.Tensor:
+    """(B,) code indices drawn from (B, K) logits."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(filter_logits(logits / temperature, top_k, top_p), dim=-1)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+def _check(temperature: float, top_k: int, top_p: float, strategy: str) -> None:
+    if not np.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"temperature={temperature}: must be >= 0 (0 = argmax)")
+    if top_k < 0:
+        raise ConfigError(f"top_k={top_k}: must be >= 0 (0 = no limit)")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"top_p={top_p}: must be in (0, 1]")
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"strategy={strategy!r}: choose one of {STRATEGIES}")
+
+
+@torch.no_grad()
+def generate_tokens(model, examples: list, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                    seed: int = 0, strategy: str = "cache") -> list[np.ndarray]:
+    """Sample hand tokens for a batch of :class:`~unihm_core.vlm.model.VLMExample`.
+
+    Returns one (N_b,) int64 array of codebook indices per example (N_b = its chunk count).
+    """
+    _check(temperature, top_k, top_p, strategy)
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(int(seed))
+    batch = model.collate(examples, mask_rate=1.0)
+    emb = model.embed(batch)
+    S0 = model.prefix_len
+    N = batch.traj.shape[1]
+    decoder = model.qwen.model
+    out = torch.empty((len(examples), N), dtype=torch.int64)
+    if strategy == "parallel":
+        logits = model.hand_logits(decoder(inputs_embeds=emb, use_cache=False).last_hidden_state[:, S0:])
+        for i in range(N):
+            out[:, i] = sample_logits(logits[:, i], temperature, top_k, top_p, gen)
+    elif strategy == "cache":
+        res = decoder(inputs_embeds=emb[:, :S0], use_cache=True)
+        cache = res.cache
+        for i in range(N):
+            res = decoder(inputs_embeds=emb[:, S0 + i:S0 + i + 1], cache=cache, use_cache=True)
+            cache = res.cache
+            out[:, i] = sample_logits(model.hand_logits(res.last_hidden_state[:, -1]), temperature, top_k, top_p, gen)
+    else:
+        for i in range(N):
+            h = decoder(inputs_embeds=emb[:, :S0 + i + 1], use_cache=False).last_hidden_state[:, -1]
+            out[:, i] = sample_logits(model.hand_logits(h), temperature, top_k, top_p, gen)
+    model.train(was_training)
+    return [out[b, :len(e.traj)].numpy() for b, e in enumerate(examples)]
