@@ -84,6 +84,23 @@ def cmd_data_examples(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_vlm(args: argparse.Namespace) -> int:
+    """Train the DexHand VLM (small Qwen3 from scratch, or fine-tune --base-model)."""
+    from unihm_core.vlm.config import TrainConfig
+    from unihm_core.vlm.train import train_vlm
+
+    tc = TrainConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    tokenizer = None
+    if args.tokenizer:
+        from unihm_core.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer.load(args.tokenizer)
+    m = train_vlm(args.data, args.out, train_config=tc, base_model=args.base_model, tokenizer=tokenizer)
+    print(json.dumps({"out": str(args.out), "heldout_unseen": m["heldout_unseen"], "parameters": m["parameters"],
+                      "train_seconds": m["train_seconds"]}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unihm", description="UniHM: language-guided dexterous hand manipulation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("examples", help="regenerate the app's bundled example scenes in assets/examples")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data_examples)
+    train = sub.add_parser("train", help="train a model: vlm").add_subparsers(dest="train_command", required=True)
+    p = train.add_parser("vlm", help="train the DexHand VLM on a dataset folder")
+    p.add_argument("--data", required=True, help="dataset folder (unihm data build)")
+    p.add_argument("--out", default="checkpoints/vlm", help="checkpoint folder")
+    p.add_argument("--base-model", default=None, help="local folder of a pretrained Qwen3 to fine-tune")
+    p.add_argument("--tokenizer", default=None, help="hand tokenizer folder (default checkpoints/tokenizer)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the TrainConfig default)")
+    p.set_defaults(func=cmd_train_vlm)
     p = sub.add_parser("bench", help="run benchmarks and write docs/RESULTS.md sections")
     p.add_argument("only", nargs="*", help="substrings of benchmark names to run (default: all)")
     p.set_defaults(func=cmd_bench)
