@@ -35,9 +35,10 @@ Grammar (one instruction = frame + verb phrase + noun phrases)
     * **Noun phrases**: ``the`` + [superlative] [size] [colour] [material] noun
       [relation | table region | superlative post-form]. Nouns are the instance's
       :attr:`~unihm_core.data.objects.ObjectSpec.nouns`; "red apple" / "lime" only when the
-      colour agrees; no colour word when the noun holds one ("the orange"), no size word
-      when the noun holds one ("small box"), no material word when the noun holds one
-      ("wooden block", "plastic cup"). Colour words: the instance's colour name ("natural
+      colour agrees; no colour word when the noun holds one ("the orange"), no material
+      word when the noun holds one ("wooden block", "plastic cup"), and no size, colour or
+      material word at all before a noun that starts with a size word ("small box"): nouns
+      always stay verbatim. Colour words: the instance's colour name ("natural
       wood" is said "light brown" / "wood-coloured"); material words: cardboard, metal,
       plastic, ceramic, glass, wooden, felt, foam, rubber (fruit skin is not said).
     * **Receptacles** ("into the blue bowl", "onto the plate") and **table locations**
@@ -567,6 +568,8 @@ def _base_combos(inst: ObjectInstance, split: str) -> list[dict]:
         colours = [None] if tokens & _ALL_COLOUR_TOKENS or noun in _NOUN_COLOURS else [None, inst.colour_name]
         materials = [None] if material_word is None or tokens & _MATERIAL_TOKENS else [None, inst.material]
         sizes = [None] if tokens & _SIZE_TOKENS else [None, *SIZES]
+        if noun.split()[0] in _SIZE_TOKENS:  # "small box": no "the pink small box"; the noun stays verbatim
+            colours, materials = [None], [None]
         for c, m, s in product(colours, materials, sizes):
             combos.append({"noun": noun, "colour": c, "material": m, "size": s})
     return combos
@@ -651,12 +654,7 @@ def _render_np(rng: np.random.Generator, opt: _NPOption, scene: SceneSpec, *, de
     if rel is not None:
         lm = _render_landmark(rng, rel["landmark"])
         post.append(_pick(rng, _RELATION_LEAD) + _pick(rng, _RELATION_WORDS[rel["kind"]]) + " " + lm)
-    noun = a["noun"].split(" ")
-    if len(noun) > 1 and noun[0] in _SIZE_TOKENS and pre:  # "small box": "the pink small box" -> "the small pink box"
-        lead = pre[:1] if sup is not None and pre[0] in _SUPERLATIVE_PRE[sup] else []
-        pre = lead + [noun[0]] + pre[len(lead):]
-        noun = noun[1:]
-    words = (["the"] if det else []) + pre + noun + post
+    words = (["the"] if det else []) + pre + [a["noun"]] + post
     return " ".join(words)
 
 
