@@ -298,7 +298,7 @@ def train_vlm(data_dir: str | Path, out_dir: str | Path, *, train_config: TrainC
         "data": Path(data_dir).name, "sequences": {"seen": len(seen), "unseen": len(unseen)},
         "examples": {"train": len(train_items), "heldout": len(val_items)}, "hands": list(hands),
         "parameters": model.num_parameters(), "weights_mb": weights.stat().st_size / 2**20,
-        "base_model": cfg.base_model, "train_seconds": train_s, "prep_seconds": prep_s,
+        "base_model": model.config.base_model, "train_seconds": train_s, "prep_seconds": prep_s,
         "total_seconds": time.perf_counter() - t_all, "threads": tc.threads,
         "heldout_unseen": {"loss": final["loss"], "token_acc": final["token_acc"], "tokens": final["tokens"],
                            "token_acc_per_hand": per_hand},
