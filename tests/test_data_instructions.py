@@ -76,13 +76,8 @@ def scenes():
     return [sample_scene(np.random.default_rng(100 + s)) for s in range(40)]
 
 
-@pytest.fixture(scope="module")
-def unseen_scenes():
-    return [sample_scene(np.random.default_rng(500 + s), split="unseen") for s in range(40)]
-
-
 def test_five_distinct_wellformed_instructions_mentioning_the_target(scenes):
-    for k, sc in enumerate(scenes):
+    for k, sc in enumerate(scenes[:24]):
         task, place = _task_for(sc, k)
         for split in ("seen", "unseen"):
             ins = generate_instructions(task, sc, np.random.default_rng(k), place=place, split=split)
@@ -128,7 +123,7 @@ def test_split_inventories_are_disjoint():
         assert any(i.startswith("frame:") for i in unseen_only_items(sample)), p
 
 
-def test_seen_split_never_and_unseen_split_often_uses_unseen_only_items(scenes, unseen_scenes):
+def test_seen_split_never_and_unseen_split_often_uses_unseen_only_items(scenes):
     seen_hits = 0
     for k, sc in enumerate(scenes):  # 40 scenes x 5 = 200 seen instructions
         task, place = _task_for(sc, k)
@@ -136,7 +131,7 @@ def test_seen_split_never_and_unseen_split_often_uses_unseen_only_items(scenes, 
                          for t in make_instructions(task, sc, np.random.default_rng(k), place=place, split="seen"))
     assert seen_hits == 0
     kinds, hits, total = Counter(), 0, 0
-    for k, sc in enumerate(unseen_scenes):  # 200 unseen instructions
+    for k, sc in enumerate(scenes):  # the same 40 scenes in unseen language: 200 instructions
         task, place = _task_for(sc, k)
         for ins in generate_instructions(task, sc, np.random.default_rng(k), place=place, split="unseen"):
             total += 1
@@ -187,9 +182,8 @@ def test_emitted_left_right_relations_are_true(target_x, good, bad):
 
 
 def test_same_noun_distractor_forces_a_distinguishing_attribute():
-    seeds = [s for s in range(200) if make_object("mug", s).colour_name in ("red", "white")]
-    red = next(s for s in seeds if make_object("mug", s).colour_name == "red")
-    white = next(s for s in seeds if make_object("mug", s).colour_name == "white")
+    red = next(s for s in range(200) if make_object("mug", s).colour_name == "red")
+    white = next(s for s in range(200) if make_object("mug", s).colour_name == "white")
     sc = scene_with_objects([("mug", red, (0.05, 0.10, 0.3)), ("mug", white, (-0.12, -0.05, 1.0)),
                              ("banana", 5, (0.2, -0.1, 0.0))], CAMERA)
     for seed in range(10):
@@ -288,10 +282,10 @@ def test_describe_object():
     assert describe_object(make_object("orange", 1)) in ("the orange", "the small orange")
 
 
-def test_vocabulary_variety_over_100_scenes(scenes, unseen_scenes):
+def test_vocabulary_variety_over_60_scenes(scenes):
     extra = [sample_scene(np.random.default_rng(900 + s)) for s in range(20)]
     texts, verbs, frames = [], set(), set()
-    for k, sc in enumerate(list(scenes) + list(unseen_scenes) + extra):  # seen language throughout
+    for k, sc in enumerate(list(scenes) + extra):  # seen language
         task, place = _task_for(sc, k)
         for ins in generate_instructions(task, sc, np.random.default_rng(k), place=place):
             texts.append(ins.text)
@@ -299,8 +293,8 @@ def test_vocabulary_variety_over_100_scenes(scenes, unseen_scenes):
             frames.add(ins.frame)
     words = Counter(w for t in texts for w in _words(t))
     lengths = [len(t.split()) for t in texts]
-    assert len(texts) == 500
-    assert len(set(texts)) >= 450
-    assert len(verbs) >= 60 and len(frames) >= 30
+    assert len(texts) == 300
+    assert len(set(texts)) >= 285
+    assert len(verbs) >= 50 and len(frames) >= 30
     assert len(words) >= 150
     assert min(lengths) <= 4 and max(lengths) >= 18

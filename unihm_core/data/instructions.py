@@ -102,6 +102,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -423,9 +424,14 @@ def _head(noun: str) -> str:
 
 def noun_denotes(noun: str, instance: ObjectInstance) -> bool:
     """True when ``noun`` can refer to ``instance`` (one of its nouns, or a bare head word of one)."""
-    if noun in instance.nouns:
+    return _denotes(noun, instance.nouns)
+
+
+@lru_cache(maxsize=4096)
+def _denotes(noun: str, nouns: tuple[str, ...]) -> bool:
+    if noun in nouns:
         return True
-    return " " not in noun and any(_head(n) == noun for n in instance.nouns)
+    return " " not in noun and any(_head(n) == noun for n in nouns)
 
 
 def _colours_match(a: str, b: str) -> bool:
@@ -455,18 +461,41 @@ def _relation_holds(kind: str, p: np.ndarray, q: np.ndarray) -> bool:
 _ATTR_KEYS = {"noun", "colour", "material", "size", "location", "relation", "superlative"}
 
 
-def _resolve(attrs: dict, scene: SceneSpec) -> tuple[list[int], bool, int]:
-    """Referent indices, whether a superlative was vacuous (one candidate), and the size-grading set size."""
-    unknown = set(attrs) - _ATTR_KEYS
-    if unknown or "noun" not in attrs:
-        raise InputError(f"phrase attributes need 'noun' and only keys from {sorted(_ATTR_KEYS)}; got {sorted(attrs)}")
+def _static_candidates(attrs: dict, scene: SceneSpec) -> list[int]:
+    """Objects matching the phrase's noun, colour and material."""
     objs = scene.objects
-    xy = [o.pose[:2, 3] for o in objs]
-    cand = [i for i, o in enumerate(objs) if noun_denotes(attrs["noun"], o.instance)]
+    noun = attrs["noun"]
+    cand = [i for i, o in enumerate(objs) if _denotes(noun, o.instance.nouns)]
     if attrs.get("colour") is not None:
         cand = [i for i in cand if _colours_match(objs[i].instance.colour_name, attrs["colour"])]
     if attrs.get("material") is not None:
         cand = [i for i in cand if objs[i].instance.material == attrs["material"]]
+    return cand
+
+
+def _resolve(attrs: dict, scene: SceneSpec, memo: dict | None = None) -> tuple[list[int], bool, int]:
+    """Referent indices, whether a superlative was vacuous (one candidate), and the size-grading set size.
+
+    ``memo`` (used by the option enumeration) caches noun/colour/material candidates by
+    those three values and landmark referents by the landmark dict's ``id`` (valid only
+    while the caller keeps those dicts alive and unchanged)."""
+    unknown = set(attrs) - _ATTR_KEYS
+    if unknown or "noun" not in attrs:
+        raise InputError(f"phrase attributes need 'noun' and only keys from {sorted(_ATTR_KEYS)}; got {sorted(attrs)}")
+    objs = scene.objects
+    if memo is None:
+        cand = _static_candidates(attrs, scene)
+    else:
+        skey = ("static", attrs["noun"], attrs.get("colour"), attrs.get("material"))
+        if skey not in memo:
+            memo[skey] = _static_candidates(attrs, scene)
+        cand = memo[skey]
+    if memo is not None and "xy" in memo:
+        xy = memo["xy"]
+    else:
+        xy = [o.pose[:2, 3] for o in objs] if len(attrs) > 1 or memo is not None else []
+        if memo is not None:
+            memo["xy"] = xy
     if attrs.get("location") is not None:
         loc = attrs["location"]
         if loc not in TABLE_REGIONS:
@@ -474,7 +503,13 @@ def _resolve(attrs: dict, scene: SceneSpec) -> tuple[list[int], bool, int]:
         cand = [i for i in cand if TABLE_REGIONS[loc](*xy[i])]
     rel = attrs.get("relation")
     if rel is not None:
-        landmarks = _resolve(rel["landmark"], scene)[0]
+        lm_key = id(rel["landmark"])
+        if memo is not None and lm_key in memo:
+            landmarks = memo[lm_key]
+        else:
+            landmarks = _resolve(rel["landmark"], scene)[0]
+            if memo is not None:
+                memo[lm_key] = landmarks
         cand = [i for i in cand if any(j != i and _relation_holds(rel["kind"], xy[i], xy[j]) for j in landmarks)]
     size_n = len(cand)
     size = attrs.get("size")
@@ -600,10 +635,11 @@ def _options(scene: SceneSpec, k: int, split: str, *, spatial: bool, exclude_lan
                 for o in lm:
                     spatial_parts.append({"relation": {"kind": kind, "landmark": o.attrs}})
     out = []
+    memo: dict = {}  # landmark referents; the landmark dicts live in spatial_parts for the whole loop
     for base in _base_combos(inst, split):
         for sp in spatial_parts:
             attrs = {key: v for key, v in {**base, **sp}.items() if v is not None}
-            refs, vacuous, size_n = _resolve(attrs, scene)
+            refs, vacuous, size_n = _resolve(attrs, scene, memo)
             if k not in refs or vacuous:
                 continue  # false (or a vacuous superlative)
             out.append(_NPOption(attrs, _n_attrs(attrs), refs == [k], len(refs), size_n))
@@ -632,7 +668,7 @@ def _colour_word(rng: np.random.Generator, name: str) -> str:
     return _pick(rng, _COLOUR_WORDS.get(name, (name,)))
 
 
-def _render_np(rng: np.random.Generator, opt: _NPOption, scene: SceneSpec, *, det: bool = True,
+def _render_np(rng: np.random.Generator, opt: _NPOption, *, det: bool = True,
                post_ok: bool = True) -> str:
     a = opt.attrs
     pre, post = [], []
@@ -925,7 +961,7 @@ def generate_instructions(task: str, scene: SceneSpec, rng: np.random.Generator,
         if opt is None:
             continue
         bare = group == "terse" and rng.random() < 0.5 and not {"relation", "location"} & set(opt.attrs)
-        np_text = _render_np(rng, opt, scene, det=not bare, post_ok=not short)
+        np_text = _render_np(rng, opt, det=not bare, post_ok=not short)
         # 4. place phrases
         fills: dict[str, str] = {}
         place_attrs = None
@@ -934,7 +970,7 @@ def generate_instructions(task: str, scene: SceneSpec, rng: np.random.Generator,
             if ropt is None:
                 raise InputError("the receptacle cannot be described")  # pragma: no cover - noun always true
             place_attrs = ropt.attrs
-            rnp = _render_np(rng, ropt, scene)
+            rnp = _render_np(rng, ropt)
             static, directional = _receptacle_preps(scene.objects[rec_k].instance)
             fills["at"] = f"{_pick(rng, static)} {rnp}"
             fills["to"] = f"{_pick(rng, directional)} {rnp}"
@@ -1003,25 +1039,23 @@ def make_instructions(task: str, scene: SceneSpec, rng: np.random.Generator, *, 
 def describe_object(instance: ObjectInstance, scene: SceneSpec | None = None) -> str:
     """Canonical description, e.g. "the small red ceramic mug" (deterministic, no rng).
 
-    The size word is relative to the scene's other objects denoted by the same canonical
-    noun when ``scene`` holds any, else absolute (thresholds in the module docstring).
+    With a ``scene`` holding the instance, the size word is relative to the other objects
+    the canonical noun denotes (absolute when there are none); without one it is absolute
+    (thresholds in the module docstring).
     """
     noun = instance.name
     tokens = set(noun.replace("-", " ").split())
     size = None
-    if not tokens & _SIZE_TOKENS:
-        if scene is not None:
-            idx = next((i for i, o in enumerate(scene.objects) if o.instance is instance
-                        or o.instance.instance_id == instance.instance_id), None)
-            if idx is not None:
-                for s in SIZES:
-                    refs, _, _ = _resolve({"noun": noun, "size": s}, scene)
-                    if refs == [idx]:
-                        size = s
-                        break
-        if size is None and scene is None:
-            ext = max(instance.size)
-            size = "small" if ext <= ABS_SMALL_MAX_EXTENT else "large" if ext >= ABS_LARGE_MAX_EXTENT else None
+    idx = None if scene is None else next(
+        (i for i, o in enumerate(scene.objects)
+         if o.instance is instance or o.instance.instance_id == instance.instance_id), None)
+    if tokens & _SIZE_TOKENS:
+        pass  # "small box" already says it
+    elif idx is not None:  # relative to same-noun objects (absolute when it is the only one)
+        size = next((s for s in SIZES if _resolve({"noun": noun, "size": s}, scene)[0] == [idx]), None)
+    else:
+        ext = max(instance.size)
+        size = "small" if ext <= ABS_SMALL_MAX_EXTENT else "large" if ext >= ABS_LARGE_MAX_EXTENT else None
     words = ["the"]
     if size is not None:
         words.append(size)
