@@ -101,6 +101,17 @@ def cmd_train_vlm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_planner(args: argparse.Namespace) -> int:
+    """Train the CLIPort-style planner on rendered dataset folders (seen split; unseen = held out)."""
+    from unihm_core.planning.train import TrainConfig, train_planner
+
+    tc = TrainConfig(seed=args.seed, **({"steps": args.steps} if args.steps else {}),
+                     **({"max_seconds": args.max_seconds} if args.max_seconds else {}))
+    m = train_planner(args.data, args.out, tc)
+    print(json.dumps({"out": str(args.out), "heldout": m["heldout"], "train": m["train"]}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unihm", description="UniHM: language-guided dexterous hand manipulation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("examples", help="regenerate the app's bundled example scenes in assets/examples")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data_examples)
-    train = sub.add_parser("train", help="train a model: vlm").add_subparsers(dest="train_command", required=True)
+    train = sub.add_parser("train", help="train a model: vlm, planner").add_subparsers(dest="train_command", required=True)
     p = train.add_parser("vlm", help="train the DexHand VLM on a dataset folder")
     p.add_argument("--data", required=True, help="dataset folder (unihm data build)")
     p.add_argument("--out", default="checkpoints/vlm", help="checkpoint folder")
@@ -136,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the TrainConfig default)")
     p.set_defaults(func=cmd_train_vlm)
+    p = train.add_parser("planner", help="train the CLIPort-style pick/place planner on rendered dataset folders")
+    p.add_argument("--data", required=True, nargs="+", help="dataset folder(s) built with rendering")
+    p.add_argument("--out", default="checkpoints/planner", help="checkpoint folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the TrainConfig default)")
+    p.add_argument("--max-seconds", type=float, default=None, help="wall-time cap (default: the TrainConfig default)")
+    p.set_defaults(func=cmd_train_planner)
     p = sub.add_parser("bench", help="run benchmarks and write docs/RESULTS.md sections")
     p.add_argument("only", nargs="*", help="substrings of benchmark names to run (default: all)")
     p.set_defaults(func=cmd_bench)
