@@ -110,7 +110,7 @@ import numpy as np
 
 from unihm_core.data.objects import ObjectInstance
 from unihm_core.data.scenes import SceneSpec
-from unihm_core.errors import InputError
+from unihm_core.errors import InputError, UniHMError
 
 TASKS: tuple[str, ...] = ("grab", "pick_place", "push", "pull", "open", "close", "rotate", "pour", "handover")
 LOCATIONS: tuple[str, ...] = ("left", "right", "front", "back", "centre")
@@ -947,7 +947,7 @@ def generate_instructions(task: str, scene: SceneSpec, rng: np.random.Generator,
         # no post-modifiers on the noun phrase
         short = (group == "vp" and _needs_short_np(vt)) or (
             group == "terse" and not frame.split("{o}", 1)[1].lstrip().startswith((":", ",")))
-        lid_words = "lid" in vt
+        lid_words = re.search(r"\blid\b", vt) is not None  # "lift the lid of the box with a lid"
         opts = [o for o in tgt_opts
                 if not (short and ("relation" in o.attrs or "location" in o.attrs))
                 and not (lid_words and "lid" in o.attrs["noun"])]
@@ -999,7 +999,7 @@ def generate_instructions(task: str, scene: SceneSpec, rng: np.random.Generator,
             continue
         found = tuple(unseen_only_items(text))
         if not unseen and found:  # defensive: the seen inventory must never produce these
-            raise InputError(f"seen-split instruction uses unseen-only items {found}: {text!r}")  # pragma: no cover
+            raise UniHMError(f"bug: seen-split instruction uses unseen-only items {found}: {text!r}")  # pragma: no cover
         seen_texts.add(text)
         out.append(Instruction(text=text, task=task, split=split, register=register, frame=frame, verb_template=vt,
                                target_attrs=opt.attrs, place_attrs=place_attrs, unseen_only=found))
