@@ -9,10 +9,10 @@ whose helpers :func:`~unihm_core.data.motions.min_jerk`,
 :func:`~unihm_core.data.motions.through_waypoints` are reused), so the inference-time
 targets look like the training ones:
 
-* **hold** (first ``hold_fraction`` ≈ 35 % of the frames): the object rests while the hand
+* **hold** (first ``hold_fraction`` ≈ 35 % of the frames; 25 % for pour): the object rests while the hand
   approaches and closes (approach + grasp phases of the data);
 * **manipulation** (task dependent, below);
-* **rest** (last ``rest_fraction`` ≈ 20 %): the object rests at its final pose while the
+* **rest** (last ``rest_fraction`` ≈ 20 %; 10 % for pour): the object rests at its final pose while the
   hand releases and retreats.
 
 Manipulation per task (same shapes as the data engine):
@@ -67,6 +67,8 @@ class TrajectoryConfig:
     rotate_angle: float = np.pi / 2
     pour_lift: float = 0.12
     pour_angle: float = np.deg2rad(90.0)
+    pour_hold_fraction: float = 0.25
+    pour_rest_fraction: float = 0.10
     handover_offset: tuple[float, float, float] = (0.0, -0.20, 0.20)
     default_slide: float = 0.12
     open_fraction: float = 0.8
@@ -76,16 +78,24 @@ class TrajectoryConfig:
             raise ConfigError(f"TrajectoryConfig.num_frames must be >= 16, got {self.num_frames}")
         if self.fps <= 0:
             raise ConfigError("TrajectoryConfig.fps must be > 0")
-        if not (0 <= self.hold_fraction and 0 <= self.rest_fraction and self.hold_fraction + self.rest_fraction <= 0.7):
-            raise ConfigError("TrajectoryConfig: hold_fraction and rest_fraction must be >= 0 and sum to <= 0.7 "
-                              "(the manipulation needs the remaining frames)")
+        for hold, rest in ((self.hold_fraction, self.rest_fraction),
+                           (self.pour_hold_fraction, self.pour_rest_fraction)):
+            if not (0 <= hold and 0 <= rest and hold + rest <= 0.7):
+                raise ConfigError("TrajectoryConfig: hold and rest fractions must be >= 0 and sum to <= 0.7 "
+                                  "(the manipulation needs the remaining frames)")
         if not 0 < self.open_fraction <= 1:
             raise ConfigError("TrajectoryConfig.open_fraction must be in (0, 1]")
 
-    def phase_frames(self) -> tuple[int, int, int]:
-        """(hold, manipulation, rest) frame counts; they sum to ``num_frames``."""
-        hold = int(round(self.hold_fraction * self.num_frames))
-        rest = int(round(self.rest_fraction * self.num_frames))
+    def phase_frames(self, task: str = "") -> tuple[int, int, int]:
+        """(hold, manipulation, rest) frame counts of ``task``; they sum to ``num_frames``.
+
+        Pouring gets shorter hold/rest phases: its tilt and return need the frames to stay
+        below ~6 rad/s at 64 frames.
+        """
+        hf, rf = ((self.pour_hold_fraction, self.pour_rest_fraction) if task == "pour"
+                  else (self.hold_fraction, self.rest_fraction))
+        hold = int(round(hf * self.num_frames))
+        rest = int(round(rf * self.num_frames))
         return hold, self.num_frames - hold - rest, rest
 
 
@@ -162,7 +172,7 @@ def object_trajectory(task: str, object_pose: np.ndarray, size: np.ndarray | tup
         raise InputError(f"object size must be three positive extents [m], got {ext}")
     place = None if place_xyz is None else np.asarray(place_xyz, dtype=np.float64).reshape(3)
     a = np.array([0.0, 1.0, 0.0]) if approach is None else np.asarray(approach, dtype=np.float64)
-    hold, man, rest = cfg.phase_frames()
+    hold, man, rest = cfg.phase_frames(task)
     n = man + 1  # manipulation poses including its start (= the held pose)
     p0 = T0[:3, 3]
 
@@ -202,7 +212,7 @@ def object_trajectory(task: str, object_pose: np.ndarray, size: np.ndarray | tup
         lift = UP * cfg.pour_lift
         centre = p0 + lift + UP * ext[2] / 2
         end = _moved(T0, final_xy_dp())
-        k = max(n // 5, 2)
+        k = max(n // 8, 2)
         m = (n - 1 - 2 * k) // 2
         wps = [T0, _moved(T0, lift), _moved(T0, lift, tilt, about=centre), _moved(T0, lift), end]
         traj = through_waypoints(wps, [k, m, n - 1 - 2 * k - m, k])
