@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from app.generate_tab import video_renderer
+from app.pipeline_provider import get_pipeline
 from app.rendering import get_renderer
 from app.ui import build_demo
+from unihm_core import UniHMError
 
 MAX_FILE_SIZE = "20mb"
 
@@ -18,6 +21,11 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     args = parser.parse_args()
     get_renderer()  # compile shaders once, before the first request
+    video_renderer()
+    try:
+        get_pipeline()  # load the models now rather than on the first click
+    except UniHMError as exc:
+        print(f"warning: the Generate tab will not work: {exc}")
     demo = build_demo()
     demo.queue(max_size=16, default_concurrency_limit=1)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,

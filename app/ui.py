@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app.generate_tab import cleanup_session, create_generate_tab
 from app.hands_tab import create_hands_tab, show_preset
+from app.pipeline_provider import get_pipeline
 
 TITLE = "UniHM: language-guided dexterous manipulation for many hands"
+INTRO = ("Upload an RGB-D frame with its intrinsics (or pick an example), type an instruction and pick a hand. "
+         "The target is segmented, its motion planned, the hand motion generated as tokens of a codebook shared "
+         "by all hands, refined with physics-guided Gauss-Newton, rendered in SAPIEN and exported.")
 
 
-def build_demo() -> gr.Blocks:
-    """Build the whole UI (no network, no model loading happens here)."""
-    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
-        gr.Markdown(f"# {TITLE}")
+def build_demo(pipeline_provider=get_pipeline) -> gr.Blocks:
+    """Build the whole UI (no model is loaded here; the provider loads on first use)."""
+    with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        create_generate_tab(pipeline_provider)
         hand, preset, image, table, summary = create_hands_tab()
         demo.load(show_preset, [hand, preset], [image, table, summary], api_name="show_hand")
+        demo.unload(cleanup_session)
     return demo

@@ -1,0 +1,245 @@
+"""The Generate tab: inputs, stages with progress, and result tabs (Perception, Plan, Hand,
+Energy, Metrics, Export), plus re-refinement. Handlers only call the core and format."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from app import plots
+from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
+from unihm_core import HAND_NAMES, UniHMError
+from unihm_core.data.examples import EXAMPLES, example_dirs, load_example
+
+GENERATE_TIME_LIMIT_S = 180.0  # checked between stages (a running Gradio function cannot be cancelled)
+RENDER_STRIDE = 2  # render every second frame into the video (15 fps playback of a 30 fps plan)
+
+_video_lock = threading.Lock()
+_video_renderer = None
+
+
+def video_renderer():
+    """The shared raw-vs-refined video renderer (SAPIEN), or None when no Vulkan device exists."""
+    global _video_renderer
+    with _video_lock:
+        if _video_renderer is None:
+            from unihm_core import RenderError
+            from unihm_core.sim.video import TrajectoryVideoRenderer, VideoSpec
+
+            try:
+                _video_renderer = TrajectoryVideoRenderer(VideoSpec(width=320, height=240, fps=15))
+            except RenderError:
+                _video_renderer = False
+        return _video_renderer or None
+
+
+def _object_mesh(result):
+    """A mesh of the target for rendering: convex hull of its (observed + completed) surface."""
+    import trimesh
+
+    return trimesh.Trimesh(result.target.points).convex_hull
+
+
+def render_video(result, out_dir: Path) -> Path | None:
+    """Write ``render.mp4`` (raw | refined, camera | side view) or return None without Vulkan."""
+    vr = video_renderer()
+    if vr is None:
+        return None
+    e = result.energies
+    raw_c = np.asarray(e["raw"]["contact"]) if "raw" in e else None
+    ref_c = np.asarray(e["refined"]["contact"]) if "refined" in e else None
+    world_to_table = np.linalg.inv(result.scene.table_to_world)
+    cam = world_to_table @ result.scene.camera_to_world
+    with _video_lock:
+        frames = vr.frames(result.hand, result.raw.q, None if result.refined is None else result.refined.q,
+                           _object_mesh(result), result.plan.object_poses, camera_extrinsics=cam,
+                           contact_energy_raw=raw_c, contact_energy_refined=ref_c, stride=RENDER_STRIDE)
+        return vr.write_mp4(frames, out_dir / "render.mp4")
+
+
+def export_files(result, out_dir: Path, video: Path | None) -> list[str]:
+    """Write trajectory.json/.npz/.csv, meta.json and report.json; return the download list."""
+    from unihm_core.export import TrajectoryExport, write_export
+
+    exp = TrajectoryExport(
+        hand=result.hand, joint_names=list(result.joint_names), q_raw=result.raw.q,
+        q_refined=None if result.refined is None else result.refined.q,
+        object_poses_world=result.scene.table_to_world @ result.plan.object_poses, seed=result.seed,
+        instruction=result.instruction, metrics={k: {m: v for m, v in d.items() if m != "penetration_per_frame_mm"}
+                                                 for k, d in result.metrics.items()},
+        extra_meta={"timings_s": result.timings_s, "target": result.target.to_dict(), "task": result.plan.task})
+    paths = write_export(exp, out_dir)
+    (out_dir / "report.json").write_text(json.dumps(result.report(), indent=1))
+    files = [str(paths[k]) for k in ("json", "npz", "csv", "meta")] + [str(out_dir / "report.json")]
+    if video is not None:
+        files.append(str(video))
+    return files
+
+
+def metrics_rows(result) -> list[list]:
+    rows = []
+    for key in ("penetration_max_mm", "penetration_mean_mm", "contact_distance_mm", "jerk_m_s3"):
+        rows.append([key, result.metrics["raw"][key], result.metrics.get("refined", {}).get(key, "—")])
+    return rows
+
+
+def _outputs(result, run_dir: Path, render: bool):
+    from unihm_core.perception import instance_table, mask_overlay
+
+    t = time.perf_counter()
+    video = render_video(result, run_dir) if render else None
+    if render:
+        result.timings_s["render"] = time.perf_counter() - t
+    overlay = mask_overlay(result.scene, target=result.target.index,
+                           place=result.grounding.place.index if result.grounding.place is not None else None)
+    table = [[r["index"], r["description"], r.get("score", "")] for r in
+             instance_table(result.scene, result.grounding.scores)]
+    explanation = f"**Task:** {result.plan.task} · **target:** #{result.target.index} {result.target.description}\n\n" \
+                  f"{result.grounding.explanation}"
+    if result.warnings:
+        explanation += "\n\n**Warnings:** " + "; ".join(result.warnings)
+    files = export_files(result, run_dir, video)
+    timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
+    return (overlay, table, explanation, plots.plan_figure(result), None if video is None else str(video),
+            plots.scene_figure(result), plots.energy_figure(result), plots.joints_figure(result),
+            plots.penetration_figure(result), metrics_rows(result), timings, files, result)
+
+
+def make_generate(pipeline_provider):
+    """The Generate handler bound to a pipeline provider (called once per request)."""
+
+    def generate(rgb, depth_file, intrinsics_text, camera_file, instruction, hand, seed, temperature, top_p,
+                 refine, render, lambda_c, w_gen, w_vel, w_acc, request: gr.Request, progress=gr.Progress()):
+        try:
+            pipe = pipeline_provider()
+            rgb_arr = rgb_array(rgb)
+            intr = parse_intrinsics(intrinsics_text, camera_file, rgb_arr.shape)
+            from unihm_core.pipeline import GenerateOptions
+
+            options = GenerateOptions(refine=bool(refine), temperature=float(temperature), top_p=float(top_p),
+                                      refine_config=refine_config(lambda_c, w_gen, w_vel, w_acc))
+            result = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
+                                   seed=int(seed), options=options, deadline_s=GENERATE_TIME_LIMIT_S,
+                                   progress=lambda stage, frac: progress(frac, desc=stage))
+            progress(0.95, desc="rendering and export")
+            return _outputs(result, new_run_dir(request.session_hash if request else None), bool(render))
+        except UniHMError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    return generate
+
+
+def refine_config(lambda_c: float, gen_scale: float, vel_scale: float, acc_scale: float):
+    """The default refinement configuration with λ_c set and the prior weights scaled."""
+    from dataclasses import replace
+
+    from unihm_core.refine import RefineConfig
+
+    base = RefineConfig()
+
+    def scaled(w, s):
+        if not np.isfinite(s) or s <= 0:
+            raise UniHMError(f"weight scales must be positive numbers, got {s}")
+        return tuple(float(x) * s for x in w) if isinstance(w, tuple) else float(w) * s
+
+    return replace(base, lambda_c=float(lambda_c), w_gen=scaled(base.w_gen, gen_scale),
+                   w_vel=scaled(base.w_vel, vel_scale), w_acc=scaled(base.w_acc, acc_scale))
+
+
+def make_rerefine(pipeline_provider):
+    def rerefine(result, lambda_c, w_gen, w_vel, w_acc, render, request: gr.Request, progress=gr.Progress()):
+        if result is None:
+            raise gr.Error("Generate first; re-refinement reuses the generated tokens.", print_exception=False)
+        try:
+            config = refine_config(lambda_c, w_gen, w_vel, w_acc)
+            progress(0.2, desc="refinement")
+            new = pipeline_provider().rerefine(result, config)
+            return _outputs(new, new_run_dir(request.session_hash if request else None), bool(render))
+        except UniHMError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    return rerefine
+
+
+def example_rows() -> list[list]:
+    rows = []
+    for folder in example_dirs():
+        ex = load_example(folder)
+        rows.append([ex["paths"]["rgb"], ex["paths"]["depth"], json.dumps(ex["intrinsics"]), ex["instruction"]])
+    return rows
+
+
+def create_generate_tab(pipeline_provider) -> None:
+    """Add the Generate tab to the current Blocks."""
+    with gr.Tab("Generate"):
+        state = gr.State(None, time_to_live=SESSION_TTL_S)
+        with gr.Row():
+            with gr.Column(scale=1):
+                rgb = gr.Image(label="RGB image", type="numpy", height=240)
+                depth = gr.File(label="Depth (16-bit PNG in mm, or .npy in metres)", file_types=[".png", ".npy"],
+                                type="filepath")
+                intrinsics = gr.Textbox(label="Intrinsics (JSON: fx, fy, cx, cy [px], optional depth_scale, "
+                                              "extrinsics)", lines=2, max_length=4000)
+                camera_file = gr.File(label="…or camera.json", file_types=[".json"], type="filepath")
+            with gr.Column(scale=1):
+                instruction = gr.Textbox(label="Instruction", placeholder="put the red mug into the bowl",
+                                         max_length=500)
+                hand = gr.Dropdown(list(HAND_NAMES), value="allegro", label="Hand")
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+                with gr.Accordion("Advanced", open=False):
+                    temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Sampling temperature")
+                    top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="top-p")
+                    refine = gr.Checkbox(value=True, label="Physics-guided refinement")
+                    render = gr.Checkbox(value=True, label="Render video (SAPIEN)")
+                    lambda_c = gr.Number(value=1000.0, label="Contact strength λ_c (Eq. 13)")
+                    w_gen = gr.Number(value=1.0, label="Scale of W_gen, generative prior (Eq. 14)")
+                    w_vel = gr.Number(value=1.0, label="Scale of W_vel, velocity prior (Eq. 15)")
+                    w_acc = gr.Number(value=1.0, label="Scale of W_acc, acceleration prior (Eq. 15)")
+                go = gr.Button("Generate", variant="primary")
+                again = gr.Button("Re-refine with these weights")
+        if example_dirs():
+            gr.Examples(example_rows(), [rgb, depth, intrinsics, instruction],
+                        example_labels=[e.name.replace("_", " ") for e in EXAMPLES
+                                        if any(d.name == e.name for d in example_dirs())],
+                        label="Example scenes (synthetic, unseen objects)")
+        with gr.Tabs():
+            with gr.Tab("Perception"):
+                with gr.Row():
+                    overlay = gr.Image(label="Instances (target in red)", interactive=False)
+                    with gr.Column():
+                        explanation = gr.Markdown()
+                        instances = gr.Dataframe(headers=["#", "description", "score"], label="Instances",
+                                                 interactive=False)
+            with gr.Tab("Plan"):
+                plan_plot = gr.Plot(label="Planned object path (top view)")
+            with gr.Tab("Hand"):
+                video = gr.Video(label="Raw | refined · camera view (top) and side view (bottom)", autoplay=True)
+                scene_plot = gr.Plot(label="3-D scene, hand links raw (red) and refined (blue)")
+            with gr.Tab("Energy"):
+                energy_plot = gr.Plot(label="Contact energy and energy terms")
+                joints_plot = gr.Plot(label="Joint angles, raw vs refined, with limits")
+                pen_plot = gr.Plot(label="Penetration per frame")
+            with gr.Tab("Metrics"):
+                metrics = gr.Dataframe(headers=["metric", "raw", "refined"], interactive=False)
+                timings = gr.Dataframe(headers=["stage", "seconds"], interactive=False)
+            with gr.Tab("Export"):
+                files = gr.File(label="trajectory.json / .npz / .csv, meta.json, report.json, render.mp4",
+                                file_count="multiple", interactive=False)
+        outputs = [overlay, instances, explanation, plan_plot, video, scene_plot, energy_plot, joints_plot, pen_plot,
+                   metrics, timings, files, state]
+        go.click(make_generate(pipeline_provider),
+                 [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,
+                  lambda_c, w_gen, w_vel, w_acc],
+                 outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy")
+        again.click(make_rerefine(pipeline_provider), [state, lambda_c, w_gen, w_vel, w_acc, render], outputs,
+                    api_name="rerefine", concurrency_limit=1, concurrency_id="heavy")
+
+
+def cleanup_session(request: gr.Request) -> None:
+    """Remove a closed session's output folder."""
+    remove_session(request.session_hash if request else None)

@@ -1,0 +1,144 @@
+"""Plotly figures of a generation result (presentation only: values come from the core)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+RAW, REFINED, OBJECT = "#d62728", "#1f77b4", "#7f7f7f"
+
+
+def scene_figure(result, stride: int = 2, max_points: int = 4000) -> go.Figure:
+    """3-D view in the table frame: scene points, planned object path, hand links over time
+    (raw and refined overlaid) with a frame slider."""
+    from unihm_core import load_hand
+
+    scene, plan, target = result.scene, result.plan, result.target
+    to_table = np.linalg.inv(scene.table_to_world)
+    pts = np.concatenate([inst.points for inst in scene.instances]) if scene.instances else np.zeros((0, 3))
+    cols = np.concatenate([inst.colors for inst in scene.instances]) if scene.instances else np.zeros((0, 3))
+    if len(pts) > max_points:
+        keep = np.random.default_rng(0).choice(len(pts), max_points, replace=False)
+        pts, cols = pts[keep], cols[keep]
+    pts = pts @ to_table[:3, :3].T + to_table[:3, 3]
+    hand = load_hand(result.hand)
+    links = {"raw": hand.link_positions(hand.clamp(result.raw.q))}
+    if result.refined is not None:
+        links["refined"] = hand.link_positions(hand.clamp(result.refined.q))
+    path = plan.object_poses[:, :3, 3]
+    obj_pts = target.points[:: max(1, len(target.points) // 800)]
+    T = len(plan.object_poses)
+
+    def dynamic(t: int) -> list:
+        P = obj_pts @ plan.object_poses[t, :3, :3].T + plan.object_poses[t, :3, 3]
+        out = [go.Scatter3d(x=P[:, 0], y=P[:, 1], z=P[:, 2], mode="markers", name="target (planned pose)",
+                            marker=dict(size=2, color=OBJECT))]
+        for name, L in links.items():
+            out.append(go.Scatter3d(x=L[t, :, 0], y=L[t, :, 1], z=L[t, :, 2], mode="markers", name=f"{name} hand",
+                                    marker=dict(size=3, color=RAW if name == "raw" else REFINED)))
+        return out
+
+    static = [go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name="scene points",
+                           marker=dict(size=1.5, color=[f"rgb({int(r*255)},{int(g*255)},{int(b*255)})"
+                                                        for r, g, b in cols])),
+              go.Scatter3d(x=path[:, 0], y=path[:, 1], z=path[:, 2], mode="lines", name="planned object path",
+                           line=dict(color="black", width=4))]
+    frames_idx = list(range(0, T, stride))
+    fig = go.Figure(data=static + dynamic(0),
+                    frames=[go.Frame(data=dynamic(t), traces=list(range(len(static), len(static) + 1 + len(links))),
+                                     name=str(t)) for t in frames_idx])
+    fig.update_layout(
+        height=560, margin=dict(l=0, r=0, t=30, b=0), scene=dict(aspectmode="data"),
+        legend=dict(orientation="h"),
+        sliders=[dict(currentvalue=dict(prefix="frame "), steps=[
+            dict(method="animate", label=str(t), args=[[str(t)], dict(mode="immediate", frame=dict(duration=0))])
+            for t in frames_idx])],
+        updatemenus=[dict(type="buttons", buttons=[dict(label="play", method="animate", args=[
+            None, dict(frame=dict(duration=50), fromcurrent=True)])])])
+    return fig
+
+
+def plan_figure(result) -> go.Figure:
+    """Top view of the planned object path over the scene, with pick and place."""
+    scene, plan = result.scene, result.plan
+    to_table = np.linalg.inv(scene.table_to_world)
+    fig = go.Figure()
+    for inst in scene.instances:
+        p = inst.points[:: max(1, len(inst.points) // 600)] @ to_table[:3, :3].T + to_table[:3, 3]
+        fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], mode="markers", marker=dict(size=3),
+                                 name=f"#{inst.index} {inst.label}" + (" (target)" if inst.index == result.target.index
+                                                                       else "")))
+    path = plan.object_poses[:, :3, 3]
+    fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="object path",
+                             line=dict(color="black"), marker=dict(size=4, color=path[:, 2], colorscale="Viridis",
+                                                                   colorbar=dict(title="height [m]"))))
+    if plan.place_xyz is not None:
+        fig.add_trace(go.Scatter(x=[plan.place_xyz[0]], y=[plan.place_xyz[1]], mode="markers", name="place",
+                                 marker=dict(size=14, symbol="x", color="black")))
+    fig.update_layout(height=420, xaxis_title="x [m] (viewer's right)", yaxis_title="y [m] (away)",
+                      yaxis=dict(scaleanchor="x"), margin=dict(l=40, r=10, t=30, b=40),
+                      title=f"task: {plan.task} · place from {plan.place_source}")
+    return fig
+
+
+def energy_figure(result) -> go.Figure:
+    """Contact energy per fingertip over time (raw dashed, refined solid) and the refined
+    energy terms (contact, generative, velocity, acceleration)."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("contact energy per fingertip", "energy terms (refined)"))
+    e = result.energies
+    if "refined" not in e:
+        fig.add_annotation(text="refinement was off: no energies", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+        return fig
+    tips = e["fingertip_links"]
+    raw_c, ref_c = np.asarray(e["raw"]["contact"]), np.asarray(e["refined"]["contact"])
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
+    for f, name in enumerate(tips):
+        col = palette[f % len(palette)]
+        fig.add_trace(go.Scatter(y=raw_c[:, f], name=f"{name} raw", line=dict(color=col, dash="dash")), 1, 1)
+        fig.add_trace(go.Scatter(y=ref_c[:, f], name=f"{name} refined", line=dict(color=col)), 1, 1)
+    for term, col in (("contact_total", "#d62728"), ("gen", "#2ca02c"), ("vel", "#9467bd"), ("acc", "#8c564b")):
+        fig.add_trace(go.Scatter(y=e["refined"][term], name=term, line=dict(color=col)), 2, 1)
+    fig.add_trace(go.Scatter(y=e["raw"]["total"], name="total before refinement", line=dict(color="black", dash="dot")),
+                  2, 1)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", row=2, col=1)
+    fig.update_layout(height=620, xaxis2_title="frame", margin=dict(l=50, r=10, t=40, b=40))
+    return fig
+
+
+def joints_figure(result, max_joints: int = 12) -> go.Figure:
+    """Finger joint angles over time, raw vs refined, with the joint limits."""
+    from unihm_core import load_hand
+
+    hand = load_hand(result.hand)
+    names = list(hand.joint_names[6:])[:max_joints]
+    rows = (len(names) + 2) // 3
+    fig = make_subplots(rows=rows, cols=3, subplot_titles=names, shared_xaxes=True)
+    for k, name in enumerate(names):
+        i = 6 + k
+        r, c = k // 3 + 1, k % 3 + 1
+        fig.add_trace(go.Scatter(y=result.raw.q[:, i], line=dict(color=RAW, dash="dash"), name="raw",
+                                 showlegend=k == 0), r, c)
+        if result.refined is not None:
+            fig.add_trace(go.Scatter(y=result.refined.q[:, i], line=dict(color=REFINED), name="refined",
+                                     showlegend=k == 0), r, c)
+        for lim in (hand.lower[i], hand.upper[i]):
+            fig.add_hline(y=float(lim), line=dict(color="#bbb", width=1), row=r, col=c)
+    fig.update_layout(height=220 * rows, margin=dict(l=40, r=10, t=40, b=30))
+    return fig
+
+
+def penetration_figure(result) -> go.Figure:
+    """Deepest fingertip penetration per frame [mm], raw vs refined."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(y=result.metrics["raw"]["penetration_per_frame_mm"], name="raw",
+                             line=dict(color=RAW, dash="dash")))
+    if "refined" in result.metrics:
+        fig.add_trace(go.Scatter(y=result.metrics["refined"]["penetration_per_frame_mm"], name="refined",
+                                 line=dict(color=REFINED)))
+    fig.update_layout(height=300, xaxis_title="frame", yaxis_title="penetration [mm]",
+                      margin=dict(l=50, r=10, t=30, b=40))
+    return fig

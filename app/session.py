@@ -1,0 +1,98 @@
+"""Per-session output folders and input adapters (uploads -> core types).
+
+Every browser session gets its own folder ``$UNIHM_OUTPUT_DIR/<session hash>/`` and every
+generation a fresh numbered sub-folder in it, so no session can read or overwrite another's
+files. Folders are removed when the session's state expires (``gr.State`` time-to-live) or
+the page is closed (``demo.unload``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from unihm_core import InputError
+from unihm_core.paths import OUTPUT_DIR
+
+SESSION_TTL_S = 3600
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+_lock = threading.Lock()
+
+
+def session_dir(session_hash: str | None) -> Path:
+    """The session's private folder (created)."""
+    name = _SAFE.sub("", session_hash or "") or "anonymous"
+    path = OUTPUT_DIR / name[:64]
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_run_dir(session_hash: str | None) -> Path:
+    """A fresh numbered sub-folder for one generation."""
+    root = session_dir(session_hash)
+    with _lock:
+        n = 1 + max((int(p.name[4:]) for p in root.glob("run_*") if p.name[4:].isdigit()), default=0)
+        path = root / f"run_{n:04d}"
+        path.mkdir()
+    return path
+
+
+def remove_session(session_hash: str | None) -> None:
+    """Delete a session's folder (safe to call twice)."""
+    name = _SAFE.sub("", session_hash or "")
+    if name:
+        shutil.rmtree(OUTPUT_DIR / name[:64], ignore_errors=True)
+
+
+def parse_intrinsics(text: str | None, file_path: str | None, image_shape: tuple[int, ...] | None) -> dict:
+    """Intrinsics from a JSON text box or an uploaded camera.json (the file wins when both are given)."""
+    raw = None
+    if file_path:
+        p = Path(file_path)
+        if p.stat().st_size > 64_000:
+            raise InputError("the camera file is larger than 64 kB; upload a camera.json with fx, fy, cx, cy")
+        raw = p.read_text(encoding="utf-8", errors="replace")
+    elif text and text.strip():
+        raw = text
+    if raw is None:
+        raise InputError("camera intrinsics are missing: paste JSON like {\"fx\": 615, \"fy\": 615, \"cx\": 320, "
+                         "\"cy\": 240} or upload camera.json")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"the intrinsics are not valid JSON ({exc.msg} at line {exc.lineno}); expected "
+                         "{\"fx\": ..., \"fy\": ..., \"cx\": ..., \"cy\": ...}") from None
+    if not isinstance(data, dict):
+        raise InputError("the intrinsics JSON must be an object with fx, fy, cx, cy")
+    if image_shape is not None:
+        data.setdefault("width", int(image_shape[1]))
+        data.setdefault("height", int(image_shape[0]))
+    return data
+
+
+def rgb_array(image) -> np.ndarray:
+    """The uploaded colour image as (H, W, 3) uint8."""
+    if image is None:
+        raise InputError("no colour image: upload an RGB image or pick an example")
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise InputError(f"the colour image has shape {arr.shape}; expected an RGB image")
+    return np.ascontiguousarray(arr[..., :3].astype(np.uint8))
+
+
+def depth_path(file_obj) -> str:
+    """Path of the uploaded depth file (16-bit PNG in mm or .npy in metres)."""
+    if file_obj is None:
+        raise InputError("no depth map: upload a 16-bit PNG (millimetres) or a .npy (metres), or pick an example")
+    path = file_obj if isinstance(file_obj, str) else getattr(file_obj, "name", None) or str(file_obj)
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise InputError(f"the depth file must be .png (uint16 millimetres) or .npy (float metres), got {suffix or 'no suffix'}")
+    return path

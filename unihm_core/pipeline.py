@@ -1,0 +1,395 @@
+"""The one-call API: RGB-D + instruction + hand -> refined joint trajectory, with everything
+the app shows and exports.
+
+Stages (each timed, in ``GenerationResult.timings_s``):
+
+1. ``perception``: :func:`unihm_core.perception.perceive` (table frame, instances);
+2. ``grounding``: :func:`unihm_core.perception.ground` (target, place, task family);
+3. ``planning``: the CLIPort-style planner's place prediction when the instruction names no
+   explicit place and the task needs one, then the SE(3) object trajectory
+   (:func:`unihm_core.planning.trajectory.object_trajectory`) and the initial hand pose q0;
+4. ``vlm``: hand tokens from the DexHand VLM (Eq. 9), sampled with ``seed``;
+5. ``decoding``: the tokenizer's decoder D_h -> raw trajectory ``Q_gen`` (Eq. 2);
+6. ``refinement``: Algorithm 1 against the target's surface (observed + completed points
+   with normals, object frame) -> ``Q_opt`` and per-term energies;
+7. ``metrics``: penetration, contact distance, jerk for raw and refined.
+
+Frames: everything downstream of perception is in perception's *table frame* (z up, table at
+z = 0, +x to the viewer's right, +y away), the frame the models were trained in. The
+target's object frame at t = 0 has its origin at the bottom centre of the target (its
+centroid dropped to the table) and the table's axes, rotated about z by the fitted
+primitive's yaw for boxes. ``report.json`` gives centroids in the camera and world frames.
+
+:meth:`Pipeline.rerefine` reuses the tokens and the raw trajectory and re-runs only the
+refinement (new weights), so a user can compare settings without resampling.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from unihm_core.errors import CheckpointError, InputError
+from unihm_core.paths import CHECKPOINTS_DIR
+
+MAX_INSTRUCTION_CHARS = 500
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Options of :meth:`Pipeline.generate`.
+
+    Attributes:
+        refine: run the physics-guided refinement.
+        temperature, top_k, top_p: VLM sampling (temperature 0 = greedy).
+        num_frames: length of the planned object trajectory (30 fps).
+        refine_config: a :class:`unihm_core.refine.RefineConfig` (None = defaults).
+    """
+
+    refine: bool = True
+    temperature: float = 0.7
+    top_k: int = 0
+    top_p: float = 0.95
+    num_frames: int = 64
+    refine_config: object | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.temperature <= 5.0:
+            raise InputError(f"temperature must be in [0, 5], got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise InputError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise InputError(f"top_k must be >= 0, got {self.top_k}")
+        if not 16 <= self.num_frames <= 128:
+            raise InputError(f"num_frames must be in [16, 128], got {self.num_frames}")
+
+
+@dataclass
+class TargetObject:
+    """The grounded target: its surface in the object frame and where it is.
+
+    Attributes:
+        index: instance index in the perceived scene.
+        label, description: e.g. "red cylinder", "a small red cylinder".
+        points, normals: ``(N, 3)`` observed + completed surface, object frame [m].
+        pose0: ``(4, 4)`` object frame -> table frame at t = 0.
+        size: ``(3,)`` extents [m].
+        centroid_camera, centroid_world: ``(3,)`` [m].
+        num_points: number of observed points.
+    """
+
+    index: int
+    label: str
+    description: str
+    points: np.ndarray
+    normals: np.ndarray
+    pose0: np.ndarray
+    size: np.ndarray
+    centroid_camera: np.ndarray
+    centroid_world: np.ndarray
+    num_points: int
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "label": self.label, "description": self.description,
+                "centroid_camera": np.round(self.centroid_camera, 4).tolist(),
+                "centroid_world": np.round(self.centroid_world, 4).tolist(),
+                "size_m": np.round(self.size, 4).tolist(), "num_points": self.num_points}
+
+
+@dataclass
+class Plan:
+    """Planned object motion: task, place point (table frame) and poses ``(T, 4, 4)``."""
+
+    task: str
+    place_xyz: np.ndarray | None
+    place_source: str
+    object_poses: np.ndarray
+    q0: np.ndarray
+
+    def to_dict(self, table_to_world: np.ndarray) -> dict:
+        world = table_to_world @ self.object_poses
+        return {"task": self.task, "place_source": self.place_source,
+                "place_table": None if self.place_xyz is None else np.round(self.place_xyz, 4).tolist(),
+                "object_poses_world": np.round(world, 5).tolist()}
+
+
+@dataclass
+class Trajectory:
+    """A joint trajectory ``q`` ``(T, D)`` with its fingertip positions ``(T, F, 3)``."""
+
+    q: np.ndarray
+    fingertips: np.ndarray
+
+
+@dataclass
+class GenerationResult:
+    """Everything one :meth:`Pipeline.generate` call produced (see the module docstring)."""
+
+    instruction: str
+    hand: str
+    seed: int
+    options: GenerateOptions
+    joint_names: tuple[str, ...]
+    scene: object
+    grounding: object
+    target: TargetObject
+    plan: Plan
+    tokens: np.ndarray
+    raw: Trajectory
+    refined: Trajectory | None
+    refine_result: object | None
+    energies: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    timings_s: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def best(self) -> Trajectory:
+        return self.refined if self.refined is not None else self.raw
+
+    def report(self) -> dict:
+        """The ``report.json`` content (see DESIGN.md)."""
+        summary = self.scene.summary()
+        instances = []
+        for inst in self.scene.instances:
+            instances.append({"index": inst.index, "label": inst.label, "description": inst.description,
+                              "centroid_camera": np.round(inst.centroid_camera, 4).tolist(),
+                              "centroid_world": np.round(inst.centroid_world, 4).tolist(),
+                              "num_points": inst.num_points})
+        return {
+            "instruction": self.instruction, "hand": self.hand, "seed": self.seed,
+            "camera": summary["camera"], "target": self.target.to_dict(), "instances": instances,
+            "grounding": {"task": self.grounding.task, "verb": self.grounding.verb,
+                          "explanation": self.grounding.explanation},
+            "plan": self.plan.to_dict(self.scene.table_to_world), "tokens": self.tokens.tolist(),
+            "metrics": self.metrics, "energies": self.energies,
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "options": {"refine": self.options.refine, "temperature": self.options.temperature,
+                        "top_k": self.options.top_k, "top_p": self.options.top_p,
+                        "num_frames": self.options.num_frames},
+            "warnings": self.warnings,
+        }
+
+
+def check_instruction(text: str) -> str:
+    """Normalise and validate an instruction (non-empty, bounded, mostly letters)."""
+    if not isinstance(text, str):
+        raise InputError("the instruction must be text")
+    text = " ".join(text.split())
+    if not text:
+        raise InputError("the instruction is empty; type what the hand should do, e.g. 'pick up the red can'")
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        raise InputError(f"the instruction has {len(text)} characters; keep it under {MAX_INSTRUCTION_CHARS}")
+    letters = sum(c.isascii() and c.isalpha() for c in text)
+    if letters < 3:
+        raise InputError("the instruction has no English words I can read; the models understand English, "
+                         "e.g. 'pick up the red can'")
+    return text
+
+
+def _object_frame(inst) -> tuple[np.ndarray, np.ndarray]:
+    """Object frame (table frame pose) and extents of a perceived instance."""
+    pose = np.eye(4)
+    c = np.asarray(inst.centroid_table, float)
+    pose[:3, 3] = [c[0], c[1], 0.0]
+    prim = getattr(inst, "primitive", None)
+    yaw = float(getattr(prim, "yaw", 0.0) or 0.0) if inst.shape == "box" else 0.0
+    cz, sz = np.cos(yaw), np.sin(yaw)
+    pose[:3, :3] = [[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]]
+    return pose, np.asarray(inst.extent, float)
+
+
+class Pipeline:
+    """Loads the shipped models once; :meth:`generate` runs the stages. Thread-safe (a lock)."""
+
+    def __init__(self, tokenizer, vlm, planner=None, text_encoder=None):
+        self.tokenizer = tokenizer
+        self.vlm = vlm
+        self.planner = planner
+        self.text_encoder = text_encoder
+        self.lock = threading.Lock()
+
+    @classmethod
+    def load(cls, checkpoints: str | Path | None = None) -> Pipeline:
+        """Load the shipped checkpoints (tokenizer, VLM, planner) on the CPU."""
+        root = Path(checkpoints) if checkpoints else CHECKPOINTS_DIR
+        from unihm_core.perception import get_text_encoder
+        from unihm_core.tokenizer import Tokenizer
+        from unihm_core.vlm import DexHandVLM
+
+        for part in ("tokenizer", "vlm"):
+            if not (root / part).exists():
+                raise CheckpointError(f"missing checkpoint {root / part}; run `make train` or restore checkpoints/")
+        tokenizer = Tokenizer.load(root / "tokenizer")
+        encoder = get_text_encoder()
+        vlm = DexHandVLM.load(root / "vlm", tokenizer=tokenizer, text_encoder=encoder)
+        planner = None
+        if (root / "planner").exists():
+            from unihm_core.planning import Planner
+
+            planner = Planner.load(root / "planner")
+        return cls(tokenizer, vlm, planner, encoder)
+
+    # ------------------------------------------------------------------ stages
+    def _target(self, scene, grounding) -> TargetObject:
+        inst = scene.instances[grounding.target]
+        pose_table, size = _object_frame(inst)
+        to_table = np.linalg.inv(scene.table_to_world)
+        pts = np.concatenate([inst.points, inst.completed_points]) if len(inst.completed_points) else inst.points
+        nrm = np.concatenate([inst.normals, inst.completed_normals]) if len(inst.completed_points) else inst.normals
+        pts_table = pts @ to_table[:3, :3].T + to_table[:3, 3]
+        nrm_table = nrm @ to_table[:3, :3].T
+        inv = np.linalg.inv(pose_table)
+        return TargetObject(
+            index=int(grounding.target), label=inst.label, description=inst.description,
+            points=pts_table @ inv[:3, :3].T + inv[:3, 3], normals=nrm_table @ inv[:3, :3].T, pose0=pose_table,
+            size=size, centroid_camera=np.asarray(inst.centroid_camera), centroid_world=np.asarray(inst.centroid_world),
+            num_points=inst.num_points)
+
+    def _plan(self, scene, grounding, target: TargetObject, hand: str, options: GenerateOptions) -> Plan:
+        from unihm_core.planning.initial_pose import initial_hand_pose
+        from unihm_core.planning.trajectory import TrajectoryConfig, object_trajectory, resolve_task
+
+        task = resolve_task(grounding.task, grounding.verb)
+        place, source = None, "none"
+        if grounding.place is not None:
+            place = np.asarray(grounding.place.point_table, float)
+            source = f"instruction ({grounding.place.phrase or grounding.place.relation})"
+        elif task in ("pick_place", "push", "pull") and self.planner is not None:
+            place = self.planner.predict_place(scene, grounding, target.index)
+            source = "planner"
+        if place is not None:
+            place = np.array([place[0], place[1], 0.0])
+        poses = object_trajectory(task, target.pose0, target.size, place_xyz=place,
+                                  config=TrajectoryConfig(num_frames=options.num_frames))
+        q0 = initial_hand_pose(hand, task, target.pose0, target.size)
+        return Plan(task=task, place_xyz=place, place_source=source, object_poses=poses, q0=q0)
+
+    def _refine(self, hand: str, q_raw: np.ndarray, target: TargetObject, poses: np.ndarray, config=None):
+        from unihm_core.refine import refine
+
+        return refine(hand, q_raw, target.points, poses, normals=target.normals, config=config)
+
+    def _metrics(self, hand: str, q: np.ndarray, target: TargetObject, poses: np.ndarray) -> dict:
+        from unihm_core.hands import load_hand
+        from unihm_core.metrics import physical_metrics
+
+        return physical_metrics(load_hand(hand).fingertip_positions(q), poses, target.points, target.normals)
+
+    # ------------------------------------------------------------------ public API
+    def generate(self, rgb, depth, intrinsics, instruction: str, hand: str = "shadow", seed: int = 0, *,
+                 click: tuple[float, float] | None = None, extrinsics: np.ndarray | None = None,
+                 options: GenerateOptions | None = None,
+                 progress: Callable[[str, float], None] | None = None,
+                 deadline_s: float | None = None) -> GenerationResult:
+        """Run every stage; ``progress(stage, fraction)`` is called before each one.
+
+        ``deadline_s`` bounds the total time: a stage that starts after the deadline raises
+        :class:`~unihm_core.errors.InputError` saying which stage was reached.
+        """
+        from unihm_core.hands import available_hands, load_hand
+        from unihm_core.perception import ground, perceive
+
+        options = options or GenerateOptions()
+        instruction = check_instruction(instruction) if instruction or click is None else ""
+        if hand not in available_hands():
+            raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(available_hands())}")
+        if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**31:
+            raise InputError(f"seed must be an integer in [0, 2^31), got {seed!r}")
+        timings: dict[str, float] = {}
+        t_start = time.perf_counter()
+        stages = ["perception", "grounding", "planning", "vlm", "decoding", "refinement", "metrics"]
+
+        def stage(name: str):
+            if deadline_s is not None and time.perf_counter() - t_start > deadline_s:
+                raise InputError(f"time limit of {deadline_s:.0f} s reached before the {name} stage; "
+                                 "try again when the server is less busy")
+            if progress is not None:
+                progress(name, stages.index(name) / len(stages))
+            return time.perf_counter()
+
+        with self.lock:
+            t = stage("perception")
+            scene = perceive(rgb, depth, intrinsics, seed=int(seed), extrinsics=extrinsics)
+            timings["perception"] = time.perf_counter() - t
+            t = stage("grounding")
+            grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
+            target = self._target(scene, grounding)
+            timings["grounding"] = time.perf_counter() - t
+            t = stage("planning")
+            plan = self._plan(scene, grounding, target, hand, options)
+            timings["planning"] = time.perf_counter() - t
+            t = stage("vlm")
+            text = instruction or f"{grounding.task.replace('_', ' ')} the {target.label}"
+            tokens = self.vlm.generate(hand, text, target.points, plan.object_poses, plan.q0,
+                                       temperature=options.temperature, top_k=options.top_k, top_p=options.top_p,
+                                       seed=int(seed))
+            timings["vlm"] = time.perf_counter() - t
+            t = stage("decoding")
+            q_raw = self.tokenizer.decode(hand, tokens, plan.object_poses)
+            timings["decoding"] = time.perf_counter() - t
+            model = load_hand(hand)
+            raw = Trajectory(q_raw, model.fingertip_positions(q_raw))
+            refined, result = None, None
+            if options.refine:
+                t = stage("refinement")
+                result = self._refine(hand, q_raw, target, plan.object_poses, options.refine_config)
+                refined = Trajectory(result.q, model.fingertip_positions(result.q))
+                timings["refinement"] = time.perf_counter() - t
+            t = stage("metrics")
+            metrics = {"raw": self._metrics(hand, q_raw, target, plan.object_poses)}
+            if refined is not None:
+                metrics["refined"] = self._metrics(hand, refined.q, target, plan.object_poses)
+            timings["metrics"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t_start
+        res = GenerationResult(instruction=instruction, hand=hand, seed=int(seed), options=options,
+                               joint_names=model.joint_names, scene=scene, grounding=grounding, target=target,
+                               plan=plan, tokens=np.asarray(tokens), raw=raw, refined=refined,
+                               refine_result=result, metrics=metrics, timings_s=timings,
+                               warnings=list(scene.warnings))
+        res.energies = self.energies(res)
+        return res
+
+    def rerefine(self, result: GenerationResult, config=None) -> GenerationResult:
+        """Re-run only the refinement of ``result`` (same tokens and raw trajectory)."""
+        from unihm_core.hands import load_hand
+
+        t = time.perf_counter()
+        with self.lock:
+            ref = self._refine(result.hand, result.raw.q, result.target, result.plan.object_poses, config)
+            model = load_hand(result.hand)
+            refined = Trajectory(ref.q, model.fingertip_positions(ref.q))
+            metrics = dict(result.metrics)
+            metrics["refined"] = self._metrics(result.hand, ref.q, result.target, result.plan.object_poses)
+        timings = dict(result.timings_s)
+        timings["refinement"] = time.perf_counter() - t
+        new = replace(result, refined=refined, refine_result=ref, metrics=metrics, timings_s=timings,
+                      options=replace(result.options, refine=True, refine_config=config))
+        new.energies = self.energies(new)
+        return new
+
+    @staticmethod
+    def energies(result: GenerationResult) -> dict:
+        """Per-frame energy terms of the refinement, and the raw trajectory's contact energy."""
+        out = {}
+        r = result.refine_result
+        if r is not None:
+            from unihm_core.refine import kernel
+
+            out["refined"] = {k: np.asarray(v).round(8).tolist() for k, v in r.energies.items()}
+            # the refinement's contact term: attraction only where contact is scheduled
+            mask = np.asarray(r.schedule.mask, bool)
+            d, c = r.initial_distances, r.config
+            raw_contact = c.lambda_c * np.where(mask, kernel(d, c.alpha, c.k), kernel(d, c.alpha, c.k, attract=False))
+            out["raw"] = {"contact": np.asarray(raw_contact).round(8).tolist(),
+                          "contact_total": np.asarray(raw_contact).sum(1).round(8).tolist(),
+                          "total": np.asarray(r.energies["initial_total"]).round(8).tolist()}
+            out["fingertip_links"] = list(r.fingertip_links)
+            out["schedule"] = mask.tolist()
+            out["status"] = [str(s) for s in r.status]
+        return out
