@@ -1,0 +1,69 @@
+"""Upload adapters and per-session folders of the app (same functions the handlers call)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from unihm_core import InputError
+from unihm_core.pipeline import GenerateOptions, check_instruction
+
+
+def test_intrinsics_parsing(tmp_path):
+    from app.session import parse_intrinsics
+
+    d = parse_intrinsics('{"fx": 600, "fy": 600, "cx": 320, "cy": 240}', None, (480, 640, 3))
+    assert d["width"] == 640 and d["height"] == 480
+    f = tmp_path / "camera.json"
+    f.write_text(json.dumps({"fx": 500, "fy": 500, "cx": 100, "cy": 80}))
+    assert parse_intrinsics("ignored", str(f), (160, 200, 3))["fx"] == 500
+    with pytest.raises(InputError, match="not valid JSON"):
+        parse_intrinsics("{fx: 1", None, None)
+    with pytest.raises(InputError, match="missing"):
+        parse_intrinsics("  ", None, None)
+    with pytest.raises(InputError, match="object"):
+        parse_intrinsics("[1, 2]", None, None)
+
+
+def test_rgb_and_depth_adapters():
+    from app.session import depth_path, rgb_array
+
+    assert rgb_array(np.zeros((4, 5, 4), np.uint8)).shape == (4, 5, 3)
+    assert rgb_array(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
+    with pytest.raises(InputError, match="no colour image"):
+        rgb_array(None)
+    with pytest.raises(InputError, match="no depth map"):
+        depth_path(None)
+    with pytest.raises(InputError, match=r"\.png"):
+        depth_path("/x/depth.exr")
+    assert depth_path("/x/d.npy") == "/x/d.npy"
+
+
+def test_session_folders_are_private_and_removed(tmp_path, monkeypatch):
+    import app.session as s
+
+    monkeypatch.setattr(s, "OUTPUT_DIR", tmp_path)
+    a1, a2 = s.new_run_dir("sessionA"), s.new_run_dir("sessionA")
+    b1 = s.new_run_dir("../../etc")  # hostile hash: sanitised, stays inside OUTPUT_DIR
+    assert a1 != a2 and a1.parent == a2.parent
+    assert b1.resolve().is_relative_to(tmp_path.resolve())
+    s.remove_session("sessionA")
+    assert not a1.exists() and b1.exists()
+
+
+@pytest.mark.parametrize("text,msg", [("", "empty"), ("   \n\t ", "empty"), ("x" * 10_000, "characters"),
+                                      ("把红色杯子放进碗里", "English")])
+def test_bad_instructions(text, msg):
+    with pytest.raises(InputError, match=msg):
+        check_instruction(text)
+
+
+def test_instruction_normalised():
+    assert check_instruction("  pick   up\nthe can ") == "pick up the can"
+
+
+def test_options_validated():
+    with pytest.raises(InputError, match="temperature"):
+        GenerateOptions(temperature=-1)
+    with pytest.raises(InputError, match="top_p"):
+        GenerateOptions(top_p=0)
