@@ -141,6 +141,32 @@ def evaluate(model: DexHandVLM, items: list[TrainItem], batch_size: int = 64) ->
     return {"loss": tot_loss / count, "token_acc": correct / count, "tokens": count}
 
 
+def token_baselines(train_items: list[TrainItem], val_items: list[TrainItem]) -> dict:
+    """Held-out token accuracy of trivial predictors, to read the model's accuracy against.
+
+    ``majority``: the most frequent training token of the same hand at every slot;
+    ``pose_copy``: the initial-pose token E_h(q0) at every slot (the hand holding still).
+    """
+    if not val_items:
+        return {}
+    majority = {}
+    for h in {it.hand for it in train_items}:
+        toks = np.concatenate([it.tokens for it in train_items if it.hand == h])
+        majority[h] = int(np.bincount(toks).argmax())
+    n = sum(len(it.tokens) for it in val_items)
+    maj = sum(int(np.sum(it.tokens == majority.get(it.hand, -1))) for it in val_items)
+    pose = sum(int(np.sum(it.tokens == it.pose_token)) for it in val_items)
+    return {"majority": maj / n, "pose_copy": pose / n}
+
+
+def truncated_fraction(model: DexHandVLM, records: list[dict]) -> float:
+    """Fraction of instructions longer than ``max_text_tokens`` text tokens (they are cut)."""
+    texts = [s for r in records for s in r["instructions"]]
+    if not texts:
+        return 0.0
+    return sum(len(model.text_tokenizer.encode(s)) > model.config.max_text_tokens for s in texts) / len(texts)
+
+
 def _lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -293,6 +319,7 @@ def train_vlm(data_dir: str | Path, out_dir: str | Path, *, train_config: TrainC
     per_hand = {h: evaluate(model, [it for it in val_items if it.hand == h])["token_acc"] for h in hands
                 if any(it.hand == h for it in val_items)}
     speed = measure_decode_speed(model, val_items or train_items)
+    baselines = token_baselines(train_items, val_items)
     weights = out / "model.safetensors"
     metrics = {
         "data": Path(data_dir).name, "sequences": {"seen": len(seen), "unseen": len(unseen)},
@@ -303,7 +330,8 @@ def train_vlm(data_dir: str | Path, out_dir: str | Path, *, train_config: TrainC
         "heldout_unseen": {"loss": final["loss"], "token_acc": final["token_acc"], "tokens": final["tokens"],
                            "token_acc_per_hand": per_hand},
         "seen_subset": {"loss": seen_eval["loss"], "token_acc": seen_eval["token_acc"]},
-        "chance_token_acc": 1.0 / cfg.codebook_size,
+        "chance_token_acc": 1.0 / cfg.codebook_size, "baselines_heldout_token_acc": baselines,
+        "text_truncated_fraction": truncated_fraction(model, seen + unseen),
         "decode_speed": speed, "train_config": asdict(tc), "final_epoch": rows[-1],
     }
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
