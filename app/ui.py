@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app.crosshand_tab import create_crosshand_tab
 from app.generate_tab import cleanup_session, create_generate_tab
 from app.hands_tab import create_hands_tab, show_preset
 from app.pipeline_provider import get_pipeline
@@ -19,6 +20,7 @@ def build_demo(pipeline_provider=get_pipeline) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         create_generate_tab(pipeline_provider)
+        create_crosshand_tab(pipeline_provider)
         hand, preset, image, table, summary = create_hands_tab()
         demo.load(show_preset, [hand, preset], [image, table, summary], api_name="show_hand")
         demo.unload(cleanup_session)
