@@ -85,6 +85,7 @@ class TrajectoryVideoRenderer:
             front = look_at(centre + np.array([0.0, -0.7, 0.45]), centre)
         side = look_at(centre + np.array([0.6, 0.05, 0.25]), centre)
         views = (("camera", front), ("side", side))
+        r.remove_mesh("object")  # a previous call may have shown another object
         out = []
         for t in range(0, len(q_raw), stride):
             r.set_mesh("object", object_mesh.vertices, object_mesh.faces, object_poses[t], color=(0.85, 0.3, 0.2, 1))
