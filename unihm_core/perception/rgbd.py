@@ -108,6 +108,8 @@ def _open_image(path: Path, what: str, max_pixels: int):
         ) from None
     except UnidentifiedImageError:
         raise InputError(f"{what} file {path} is not an image Pillow can read (use PNG or JPEG).") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # e.g. a header cut short
+        raise InputError(f"{what} file {path} is truncated or corrupt ({exc}); re-export it.") from None
     w, h = im.size
     if w * h > max_pixels:
         im.close()
