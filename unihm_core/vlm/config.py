@@ -143,7 +143,10 @@ class TrainConfig:
         epochs: passes over the training examples; the masking curriculum (Eq. 10, App. C.4)
             is defined on the fraction ``epoch / epochs``.
         batch_size: examples per optimiser step.
-        lr: AdamW learning rate (paper: 1e-4; see train.py for the value measured here).
+        lr: AdamW peak learning rate. The paper fine-tunes Qwen3-0.6B with 1e-4; for the small
+            decoder trained from scratch here, 12-epoch runs on a 150-sequence dev set gave
+            held-out token accuracy 0.48 (1e-4), 0.63 (1e-3) and 0.65 (3e-3), so the default is
+            3e-3; ``unihm train vlm --base-model`` uses the paper's 1e-4.
         weight_decay: AdamW weight decay.
         warmup_steps: linear learning-rate warm-up steps, then cosine decay to ``lr * min_lr_ratio``.
         min_lr_ratio: final learning rate as a fraction of ``lr``.
@@ -154,9 +157,9 @@ class TrainConfig:
         val_every: evaluate on the held-out split every this many epochs (and at the end).
     """
 
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 32
-    lr: float = 1e-4
+    lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1
