@@ -90,7 +90,7 @@ def cmd_train_vlm(args: argparse.Namespace) -> int:
     from unihm_core.vlm.train import train_vlm
 
     lr = args.lr if args.lr is not None else (1e-4 if args.base_model else TrainConfig.lr)
-    tc = TrainConfig(seed=args.seed, lr=lr, **({"epochs": args.epochs} if args.epochs else {}))
+    tc = TrainConfig(seed=args.seed, lr=lr, threads=args.threads, **({"epochs": args.epochs} if args.epochs else {}))
     tokenizer = None
     if args.tokenizer:
         from unihm_core.tokenizer import Tokenizer
@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the TrainConfig default)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3; 1e-4 with --base-model)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.set_defaults(func=cmd_train_vlm)
     p = train.add_parser("planner", help="train the CLIPort-style pick/place planner on rendered dataset folders")
     p.add_argument("--data", required=True, nargs="+", help="dataset folder(s) built with rendering")
