@@ -113,12 +113,51 @@ def cmd_train_planner(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_tokenizer(args: argparse.Namespace) -> int:
+    """Train the multi-hand tokenizer, or add one hand to a trained one (--add-hand)."""
+    from pathlib import Path
+
+    from unihm_core.tokenizer.model import TokenizerConfig
+    from unihm_core.tokenizer.train import TrainConfig, add_hand_and_save, train_and_save
+
+    log = (lambda r: print(json.dumps(r), file=sys.stderr, flush=True)) if args.verbose else None
+    out = Path(args.out)
+    if args.add_hand:
+        m = add_hand_and_save(args.data, out, args.add_hand, TrainConfig(seed=args.seed), log_fn=log)
+        print(json.dumps(m, indent=2))
+        return 0
+    cfg = TokenizerConfig(arch=args.arch, **({"hidden": args.hidden} if args.hidden else
+                                             ({"hidden": 64} if args.arch == "conv" else {})))
+    leave = tuple(h for h in (args.leave_out or "").split(",") if h)
+    m = train_and_save(args.data, out, cfg, TrainConfig(seed=args.seed, leave_out=leave), log_fn=log)
+    print(json.dumps({"out": str(out), "unseen_overall": m["unseen"]["overall"], "usage_unseen": m["usage_unseen"]["all"],
+                      "train_seconds": m["train_seconds"]}, indent=2))
+    return 0
+
+
+def cmd_hands_add(args: argparse.Namespace) -> int:
+    """Register a user hand from a URDF and its fingertip links."""
+    from unihm_core.hands.import_urdf import register_user_hand
+
+    links = [x.strip() for x in args.fingertips.split(",") if x.strip()]
+    path = register_user_hand(args.urdf, links, name=args.name, palm_link=args.palm, overwrite=args.overwrite)
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unihm", description="UniHM: language-guided dexterous hand manipulation.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("hands", help="list hands with DoF, joint names and fingertip links")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_hands)
+    p = p.add_subparsers(dest="hands_command").add_parser("add", help="register a user hand from a URDF")
+    p.add_argument("--urdf", required=True, help="the hand's URDF file (kinematic tree is read)")
+    p.add_argument("--fingertips", required=True, help="comma-separated fingertip link names")
+    p.add_argument("--name", default=None, help="registry name (default: the URDF robot name)")
+    p.add_argument("--palm", default=None, help="palm link (default: common ancestor of the fingertips)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_hands_add)
     data = sub.add_parser("data", help="synthetic dataset: build, show").add_subparsers(dest="data_command",
                                                                                       required=True)
     p = data.add_parser("build", help="build or resume a synthetic HOI dataset")
@@ -139,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("examples", help="regenerate the app's bundled example scenes in assets/examples")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data_examples)
-    train = sub.add_parser("train", help="train a model: vlm, planner").add_subparsers(dest="train_command", required=True)
+    train = sub.add_parser("train", help="train a model: vlm, planner, tokenizer").add_subparsers(dest="train_command", required=True)
     p = train.add_parser("vlm", help="train the DexHand VLM on a dataset folder")
     p.add_argument("--data", required=True, help="dataset folder (unihm data build)")
     p.add_argument("--out", default="checkpoints/vlm", help="checkpoint folder")
@@ -157,6 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the TrainConfig default)")
     p.add_argument("--max-seconds", type=float, default=None, help="wall-time cap (default: the TrainConfig default)")
     p.set_defaults(func=cmd_train_planner)
+    p = train.add_parser("tokenizer", help="train the multi-hand tokenizer (or --add-hand to an existing one)")
+    p.add_argument("--data", required=True, help="dataset folder (unihm data build); 'seen' trains, 'unseen' tests")
+    p.add_argument("--out", default="checkpoints/tokenizer", help="checkpoint folder (read and updated by --add-hand)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp", help="encoder/decoder backbone (Table B1)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden width (default 256 mlp, 64 conv)")
+    p.add_argument("--leave-out", default="", help="comma-separated hands to leave out (add later with --add-hand)")
+    p.add_argument("--add-hand", default=None, help="train only this hand against the frozen codebook")
+    p.add_argument("--verbose", action="store_true", help="print training log records to stderr")
+    p.set_defaults(func=cmd_train_tokenizer)
     p = sub.add_parser("bench", help="run benchmarks and write docs/RESULTS.md sections")
     p.add_argument("only", nargs="*", help="substrings of benchmark names to run (default: all)")
     p.set_defaults(func=cmd_bench)

@@ -50,12 +50,12 @@ class TokenizerConfig:
         window: training window length in frames (a multiple of ``chunk_len``).
     """
 
-    arch: str = "conv"
+    arch: str = "mlp"
     chunk_len: int = 4
     codebook_size: int = 512
-    code_dim: int = 64
-    hidden: int = 128
-    depth: int = 2
+    code_dim: int = 32
+    hidden: int = 256
+    depth: int = 1
     beta: float = 0.25
     window: int = 32
 

@@ -62,14 +62,14 @@ class TrainConfig:
     reference: str = "shadow"
     leave_out: tuple[str, ...] = ()
     seed: int = 0
-    batch: int = 128
+    batch: int = 64
     lr: float = 1e-3
-    ref_epochs: int = 30
-    refresh_epochs: tuple[int, ...] = (2, 5, 10, 15, 20)
+    ref_epochs: int = 100
+    refresh_epochs: tuple[int, ...] = (3, 10, 20, 30, 45, 60)
     tau_c: float = 1.0
-    distill_epochs: int = 4
-    finetune_epochs: int = 8
-    joint_epochs: int = 8
+    distill_epochs: int = 6
+    finetune_epochs: int = 24
+    joint_epochs: int = 6
     joint_refresh_epochs: tuple[int, ...] = (2,)
     lambda_distill: float = 0.1
     buffer_size: int = 8192
@@ -438,3 +438,35 @@ def train_and_save(data_dir: str | Path, out: str | Path, cfg: TokenizerConfig =
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     return metrics
+
+
+def add_hand_and_save(data_dir: str | Path, ckpt: str | Path, hand: str, tcfg: TrainConfig | None = None,
+                      log_fn=None) -> dict:
+    """Load the checkpoint at ``ckpt``, add ``hand`` (:func:`add_hand`), save it back and record
+    the hand's unseen-split errors in ``metrics.json`` under ``added_hands``."""
+    from unihm_core.tokenizer.data import load_hand_sequences
+    from unihm_core.tokenizer.evaluate import reconstruction_errors, translation_errors
+    from unihm_core.tokenizer.tokenizer import Tokenizer
+
+    ckpt = Path(ckpt)
+    tok = Tokenizer.load(ckpt)
+    tcfg = tcfg or TrainConfig()
+    hands = (tok.reference, hand)
+    train = load_hand_sequences(data_dir, hands, "seen")
+    test = load_hand_sequences(data_dir, hands, "unseen")
+    t0 = time.perf_counter()
+    tok, log = add_hand(tok, hand, train, tcfg, log_fn=log_fn)
+    seconds = time.perf_counter() - t0
+    tok.save(ckpt)
+    with open(ckpt / "train_log.jsonl", "a", encoding="utf-8") as f:
+        f.writelines(json.dumps({"add_hand": hand, **r}) + "\n" for r in log)
+    rec = reconstruction_errors(tok, test, (hand,))[hand]
+    trans = translation_errors(tok, test, hands)
+    result = {"hand": hand, "seconds": round(seconds, 1), "unseen": rec,
+              "translation_tip_mm": {f"{tok.reference}->{hand}": trans[tok.reference][hand],
+                                     f"{hand}->{tok.reference}": trans[hand][tok.reference]}}
+    mpath = ckpt / "metrics.json"
+    metrics = json.loads(mpath.read_text(encoding="utf-8")) if mpath.exists() else {}
+    metrics.setdefault("added_hands", {})[hand] = result
+    mpath.write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    return result
