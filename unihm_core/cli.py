@@ -123,15 +123,38 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
     log = (lambda r: print(json.dumps(r), file=sys.stderr, flush=True)) if args.verbose else None
     out = Path(args.out)
     if args.add_hand:
-        m = add_hand_and_save(args.data, out, args.add_hand, TrainConfig(seed=args.seed), log_fn=log)
+        tcfg = TrainConfig(seed=args.seed).scaled(args.schedule_scale)
+        m = add_hand_and_save(args.data, out, args.add_hand, tcfg, log_fn=log)
         print(json.dumps(m, indent=2))
         return 0
     cfg = TokenizerConfig(arch=args.arch, **({"hidden": args.hidden} if args.hidden else
                                              ({"hidden": 64} if args.arch == "conv" else {})))
     leave = tuple(h for h in (args.leave_out or "").split(",") if h)
-    m = train_and_save(args.data, out, cfg, TrainConfig(seed=args.seed, leave_out=leave), log_fn=log)
+    tcfg = TrainConfig(seed=args.seed, leave_out=leave).scaled(args.schedule_scale)
+    m = train_and_save(args.data, out, cfg, tcfg, log_fn=log)
     print(json.dumps({"out": str(out), "unseen_overall": m["unseen"]["overall"], "usage_unseen": m["usage_unseen"]["all"],
                       "train_seconds": m["train_seconds"]}, indent=2))
+    return 0
+
+
+def cmd_train_all(args: argparse.Namespace) -> int:
+    """Everything `make train` does: dataset -> tokenizer -> planner -> motion encoder -> VLM."""
+    from pathlib import Path
+
+    data = Path(args.data)
+    steps = []
+    if not (data / "manifest.jsonl").exists():
+        steps.append(["data", "build", "--out", str(data), "--n", str(args.n), "--seed", str(args.seed), "--refine"])
+    steps += [["train", "tokenizer", "--data", str(data), "--out", "checkpoints/tokenizer", "--seed", str(args.seed)],
+              ["train", "planner", "--data", str(data), "--out", "checkpoints/planner", "--seed", str(args.seed)],
+              ["train", "motion-encoder", "--data", str(data), "--out", "checkpoints/motion_encoder",
+               "--seed", str(args.seed)],
+              ["train", "vlm", "--data", str(data), "--out", "checkpoints/vlm", "--seed", str(args.seed)]]
+    for step in steps:
+        print("== unihm " + " ".join(step), flush=True)
+        status = main(step)
+        if status:
+            return status
     return 0
 
 
@@ -204,8 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=None, help="hidden width (default 256 mlp, 64 conv)")
     p.add_argument("--leave-out", default="", help="comma-separated hands to leave out (add later with --add-hand)")
     p.add_argument("--add-hand", default=None, help="train only this hand against the frozen codebook")
+    p.add_argument("--schedule-scale", type=float, default=1.0, help="multiply every epoch count (e.g. 0.4: quick run)")
     p.add_argument("--verbose", action="store_true", help="print training log records to stderr")
     p.set_defaults(func=cmd_train_tokenizer)
+    p = train.add_parser("all", help="build the default dataset if needed, then train every model in order")
+    p.add_argument("--data", default="data_cache/default", help="dataset folder (built when it has no manifest)")
+    p.add_argument("--n", type=int, default=2000, help="sequences when the dataset must be built")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_all)
     p = sub.add_parser("bench", help="run benchmarks and write docs/RESULTS.md sections")
     p.add_argument("only", nargs="*", help="substrings of benchmark names to run (default: all)")
     p.set_defaults(func=cmd_bench)
