@@ -165,7 +165,6 @@ class Tokenizer:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Tokenizer:
         """Load a checkpoint folder (default: the shipped ``checkpoints/tokenizer``)."""
-        import torch
         from safetensors.torch import load_file
 
         from unihm_core.tokenizer.model import MultiHandVQ

@@ -88,6 +88,16 @@ class TrainConfig:
         if min(self.ref_epochs, self.distill_epochs, self.finetune_epochs, self.joint_epochs) < 0:
             raise ConfigError("TrainConfig: epoch counts must be non-negative")
 
+    def scaled(self, factor: float) -> TrainConfig:
+        """The same schedule with every epoch count (and refresh epoch) multiplied by ``factor``."""
+        def sc(n: int) -> int:
+            return max(1, int(round(n * factor))) if n else 0
+
+        return replace(self, ref_epochs=sc(self.ref_epochs), distill_epochs=sc(self.distill_epochs),
+                       finetune_epochs=sc(self.finetune_epochs), joint_epochs=sc(self.joint_epochs),
+                       refresh_epochs=tuple(sorted({sc(e) for e in self.refresh_epochs})),
+                       joint_refresh_epochs=tuple(sorted({sc(e) for e in self.joint_refresh_epochs})))
+
     @property
     def trained_hands(self) -> tuple[str, ...]:
         return tuple(h for h in self.hands if h not in self.leave_out)
