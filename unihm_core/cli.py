@@ -158,6 +158,39 @@ def cmd_train_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_motion_encoder(args: argparse.Namespace) -> int:
+    """Train the motion encoder of FID / Diversity (App. F) on the seen split."""
+    from unihm_core.metrics.motion_encoder import MotionEncoderConfig, train_motion_encoder
+
+    cfg = MotionEncoderConfig(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+    m = train_motion_encoder(args.data, args.out, cfg, threads=args.threads)
+    print(json.dumps({"out": str(args.out), "heldout_unseen": m["heldout_unseen"], "train": m["train"],
+                      "total_seconds": m["total_seconds"]}, indent=2))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate UniHM, an ablation or the retrieval baseline on a dataset split (App. F metrics)."""
+    from unihm_core.eval import ABLATIONS, EvalConfig, evaluate, format_table, save_result
+
+    names = [a.strip() for a in args.ablation.split(",") if a.strip()]
+    bad = [a for a in names if a not in ABLATIONS]
+    if bad or not names:
+        raise UniHMError(f"--ablation {args.ablation!r}: choose from {', '.join(ABLATIONS)} (comma-separated)")
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    except ValueError:
+        raise UniHMError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
+    hands = tuple(h for h in args.hands.split(",") if h) if args.hands else None
+    cfg = EvalConfig(split=args.split, methods=tuple(ABLATIONS[a] for a in names), n=args.n, seeds=seeds,
+                     hands=hands, vlm_path=args.vlm, nomask_path=args.vlm_nomask)
+    result = evaluate(args.data, cfg, progress=lambda s: print(s, file=sys.stderr, flush=True))
+    save_result(result, args.out)
+    print(format_table(result))
+    print(f"metrics written to {args.out}")
+    return 0
+
+
 def cmd_hands_add(args: argparse.Namespace) -> int:
     """Register a user hand from a URDF and its fingertip links."""
     from unihm_core.hands.import_urdf import register_user_hand
@@ -235,6 +268,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=2000, help="sequences when the dataset must be built")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train_all)
+    p = train.add_parser("motion-encoder", help="train the motion encoder of FID / Diversity on the seen split")
+    p.add_argument("--data", required=True, help="dataset folder (unihm data build)")
+    p.add_argument("--out", default="checkpoints/motion_encoder", help="checkpoint folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the MotionEncoderConfig default)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.set_defaults(func=cmd_train_motion_encoder)
+    p = sub.add_parser("eval", help="evaluate on a dataset split: MPJPE, FOL, FPL, FID, Diversity (+ physical)")
+    p.add_argument("--data", required=True, help="dataset folder (unihm data build)")
+    p.add_argument("--split", choices=("seen", "unseen"), default="unseen")
+    p.add_argument("--ablation", default="none",
+                   help="none|no_depth|no_mask|no_refine|retrieval, or several comma-separated")
+    p.add_argument("--n", type=int, default=None, help="evaluate the first N sequences of the split (default all)")
+    p.add_argument("--seeds", default="0,1,2", help="sampling seeds, comma-separated")
+    p.add_argument("--hands", default=None, help="comma-separated hands (default: every hand the VLM supports)")
+    p.add_argument("--vlm", default=None, help="VLM checkpoint folder (default checkpoints/vlm)")
+    p.add_argument("--vlm-nomask", default=None, help="no-mask VLM folder (default checkpoints/vlm_nomask)")
+    p.add_argument("--out", required=True, help="metrics JSON file to write")
+    p.set_defaults(func=cmd_eval)
     p = sub.add_parser("bench", help="run benchmarks and write docs/RESULTS.md sections")
     p.add_argument("only", nargs="*", help="substrings of benchmark names to run (default: all)")
     p.set_defaults(func=cmd_bench)
