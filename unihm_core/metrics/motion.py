@@ -96,8 +96,9 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
     """``||mu1 - mu2||^2 + Tr(cov1 + cov2 - 2 (cov1 cov2)^(1/2))`` (Eq. F8), >= 0."""
     from scipy import linalg
 
-    diff = np.asarray(mu1, float) - np.asarray(mu2, float)
-    covmean = linalg.sqrtm(np.asarray(cov1, float) @ np.asarray(cov2, float))
+    diff = np.atleast_1d(np.asarray(mu1, float) - np.asarray(mu2, float))
+    cov1, cov2 = np.atleast_2d(np.asarray(cov1, float)), np.atleast_2d(np.asarray(cov2, float))
+    covmean = linalg.sqrtm(cov1 @ cov2)
     if not np.all(np.isfinite(covmean)):  # singular product: regularise both covariances slightly
         eps = 1e-6 * np.eye(len(diff))
         covmean = linalg.sqrtm((cov1 + eps) @ (cov2 + eps))
@@ -111,7 +112,8 @@ def fid(real: np.ndarray, gen: np.ndarray) -> float:
     r, g = _features(real, "real features", 2), _features(gen, "generated features", 2)
     if r.shape[1] != g.shape[1]:
         raise InputError(f"FID needs features of equal width, got {r.shape[1]} and {g.shape[1]}")
-    return frechet_distance(r.mean(0), np.cov(r, rowvar=False), g.mean(0), np.cov(g, rowvar=False))
+    cov_r, cov_g = np.atleast_2d(np.cov(r, rowvar=False)), np.atleast_2d(np.cov(g, rowvar=False))
+    return frechet_distance(r.mean(0), cov_r, g.mean(0), cov_g)
 
 
 def diversity(features: np.ndarray) -> float:
