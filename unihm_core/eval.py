@@ -89,6 +89,8 @@ class EvalConfig:
         depth_scale_std: std of the relative depth error of ``no_depth``.
         proxy_radius: radius of the ``no_depth`` proxy sphere [m].
         vlm_path, nomask_path, tokenizer_path, encoder_path: checkpoint folders (None: shipped).
+        valid_only: score a robot hand only on sequences whose retargeted trajectory passed
+            validation (``hands_valid``); False scores every stored one (small test sets).
     """
 
     split: str = "unseen"
@@ -105,6 +107,7 @@ class EvalConfig:
     nomask_path: str | None = None
     tokenizer_path: str | None = None
     encoder_path: str | None = None
+    valid_only: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "methods", tuple(self.methods))
@@ -241,13 +244,13 @@ def _trajectory_metrics(hand, q: np.ndarray, gt: dict | None, case: dict) -> tup
     return out, joints, root, q
 
 
-def _cases(ds, records: list[dict], hand: str) -> list[dict]:
+def _cases(ds, records: list[dict], hand: str, valid_only: bool = True) -> list[dict]:
     from unihm_core.refine import RefineConfig, moving_frames
 
     rc = RefineConfig()
     out = []
     for r in records:
-        if hand != "human" and not r.get("hands_valid", {}).get(hand, False):
+        if valid_only and hand != "human" and not r.get("hands_valid", {}).get(hand, False):
             continue
         arr = ds.arrays(r["seq_id"])
         q = arr["human_q"] if hand == "human" else arr.get(f"q/{hand}")
@@ -322,7 +325,7 @@ def evaluate(data, config: EvalConfig, models: EvalModels | None = None, progres
     px_pts, px_nrm = proxy_sphere(config.proxy_radius)
     for h in hands:
         hand = load_hand(h)
-        cases = _cases(ds, records, h)
+        cases = _cases(ds, records, h, config.valid_only)
         cases_per_hand[h] = len(cases)
         if len(cases) < 2:
             progress(f"{h}: {len(cases)} valid sequence(s) in the subset; skipped (FID / Diversity need 2)")
@@ -445,6 +448,95 @@ def _generate(model, examples: list, config: EvalConfig, seed: int) -> list[np.n
         out += generate_tokens(model, examples[s:s + 64], temperature=config.temperature, top_k=config.top_k,
                                top_p=config.top_p, seed=seed * 1000 + s, strategy="parallel")
     return out
+
+
+# ---------------------------------------------------------------------------------- shipped sample
+SAMPLE_DIR = CHECKPOINTS_DIR / "eval"
+SAMPLE_ARRAYS = "unseen_sample.npz"
+SAMPLE_INDEX = "unseen_sample.json"
+SAMPLE_METRICS = "metrics.json"
+
+
+def write_sample(data, records: list[dict], out_dir: str | Path, hands: tuple[str, ...], models: EvalModels,
+                 config: EvalConfig | None = None) -> Path:
+    """Store a small test sample: per sequence the inputs, per hand the ground truth and the
+    retrieval baseline's refined output (seed 0: instruction 0), for :func:`evaluate_sample`."""
+    from unihm_core.data.dataset import SyntheticDataset
+    from unihm_core.hands import load_hand
+    from unihm_core.metrics.baselines import RetrievalBaseline
+    from unihm_core.refine import refine
+
+    cfg = config or EvalConfig()
+    ds = data if isinstance(data, SyntheticDataset) else SyntheticDataset(data)
+    key = str(ds.root)
+    if key not in models.retrieval:
+        models.retrieval[key] = RetrievalBaseline(ds, ds.split("seen"))
+    retr = models.retrieval[key]
+    arrays, index = {}, []
+    for i, r in enumerate(records):
+        arr = ds.arrays(r["seq_id"])
+        poses = arr["object_poses"].astype(np.float64)
+        item = {"seq_id": r["seq_id"], "instruction": r["instructions"][0], "category": r["target"]["category"],
+                "hands": []}
+        for h in hands:
+            if h != "human" and not r.get("hands_valid", {}).get(h, False):
+                continue
+            q_gt = arr["human_q"] if h == "human" else arr[f"q/{h}"]
+            q_r = retr.generate(h, item["instruction"], item["category"], poses, exclude=(r["seq_id"],)).q
+            q_r = refine(load_hand(h), q_r, arr["obj_points"], poses, normals=arr["obj_normals"]).q
+            arrays[f"{i}/q_gt/{h}"] = q_gt.astype(np.float32)
+            arrays[f"{i}/q_retrieval/{h}"] = q_r.astype(np.float32)
+            item["hands"].append(h)
+        arrays[f"{i}/object_poses"] = poses.astype(np.float32)
+        arrays[f"{i}/obj_points"] = arr["obj_points"].astype(np.float32)
+        arrays[f"{i}/obj_normals"] = arr["obj_normals"].astype(np.float32)
+        index.append(item)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / SAMPLE_ARRAYS, **arrays)
+    sampling = {"temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": cfg.top_p, "seed": 0}
+    (out / SAMPLE_INDEX).write_text(json.dumps({"source": key, "split": "unseen", "sampling": sampling,
+                                                "items": index}, indent=1), encoding="utf-8")
+    return out
+
+
+def evaluate_sample(path: str | Path | None = None, models: EvalModels | None = None) -> dict:
+    """MPJPE [mm] of the VLM (sampled, decoded, refined as in :func:`evaluate`) and of the stored
+    retrieval outputs on a sample written by :func:`write_sample` (mean over sequence-hand pairs)."""
+    from unihm_core.hands import load_hand
+    from unihm_core.metrics.motion import hand_joint_positions, mpjpe_mm
+    from unihm_core.refine import refine
+
+    folder = Path(path) if path is not None else SAMPLE_DIR
+    if not (folder / SAMPLE_INDEX).exists() or not (folder / SAMPLE_ARRAYS).exists():
+        raise CheckpointError(f"{folder} holds no evaluation sample; regenerate it with `python bench/eval_tables.py`")
+    meta = json.loads((folder / SAMPLE_INDEX).read_text(encoding="utf-8"))
+    s = meta["sampling"]
+    cfg = EvalConfig(temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"], seeds=(s["seed"],))
+    m = load_models(cfg, models)
+    per_hand_ours: dict[str, list[float]] = {}
+    per_hand_retr: dict[str, list[float]] = {}
+    with np.load(folder / SAMPLE_ARRAYS, allow_pickle=False) as z:
+        hands = sorted({h for it in meta["items"] for h in it["hands"]})
+        for h in hands:
+            hand = load_hand(h)
+            items = [(i, it) for i, it in enumerate(meta["items"]) if h in it["hands"]]
+            exs = [m.vlm.make_example(h, it["instruction"], z[f"{i}/obj_points"], z[f"{i}/object_poses"],
+                                      z[f"{i}/q_gt/{h}"][0]) for i, it in items]
+            toks = _generate(m.vlm, exs, cfg, s["seed"])
+            for (i, _), t in zip(items, toks):
+                poses = z[f"{i}/object_poses"].astype(np.float64)
+                q = refine(hand, m.vlm.decode(h, t, poses), z[f"{i}/obj_points"], poses,
+                           normals=z[f"{i}/obj_normals"]).q
+                g = hand_joint_positions(hand, z[f"{i}/q_gt/{h}"])
+                per_hand_ours.setdefault(h, []).append(mpjpe_mm(hand_joint_positions(hand, q), g))
+                per_hand_retr.setdefault(h, []).append(
+                    mpjpe_mm(hand_joint_positions(hand, z[f"{i}/q_retrieval/{h}"]), g))
+    allo = [x for v in per_hand_ours.values() for x in v]
+    allr = [x for v in per_hand_retr.values() for x in v]
+    return {"unihm_mpjpe_mm": float(np.mean(allo)), "retrieval_mpjpe_mm": float(np.mean(allr)), "pairs": len(allo),
+            "per_hand": {h: {"unihm": float(np.mean(per_hand_ours[h])), "retrieval": float(np.mean(per_hand_retr[h]))}
+                         for h in hands}}
 
 
 # ---------------------------------------------------------------------------------- reporting
