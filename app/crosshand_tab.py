@@ -19,7 +19,7 @@ def _still(result, frame: int) -> np.ndarray | None:
     if r is None:
         return None
     q = result.best.q[frame]
-    cam = np.linalg.inv(result.scene.table_to_world) @ result.scene.camera_to_world
+    cam = result.scene.camera_to_world
     mesh = _object_mesh(result)
     with r.lock:
         r.remove_mesh("crosshand_object")

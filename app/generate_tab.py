@@ -53,8 +53,7 @@ def render_video(result, out_dir: Path) -> Path | None:
     e = result.energies
     raw_c = np.asarray(e["raw"]["contact"]) if "raw" in e else None
     ref_c = np.asarray(e["refined"]["contact"]) if "refined" in e else None
-    world_to_table = np.linalg.inv(result.scene.table_to_world)
-    cam = world_to_table @ result.scene.camera_to_world
+    cam = result.scene.camera_to_world
     with _video_lock:
         frames = vr.frames(result.hand, result.raw.q, None if result.refined is None else result.refined.q,
                            _object_mesh(result), result.plan.object_poses, camera_extrinsics=cam,
@@ -69,10 +68,11 @@ def export_files(result, out_dir: Path, video: Path | None) -> list[str]:
     exp = TrajectoryExport(
         hand=result.hand, joint_names=list(result.joint_names), q_raw=result.raw.q,
         q_refined=None if result.refined is None else result.refined.q,
-        object_poses_world=result.scene.table_to_world @ result.plan.object_poses, seed=result.seed,
+        object_poses_world=result.plan.object_poses, seed=result.seed,
         instruction=result.instruction, metrics={k: {m: v for m, v in d.items() if m != "penetration_per_frame_mm"}
                                                  for k, d in result.metrics.items()},
-        extra_meta={"timings_s": result.timings_s, "target": result.target.to_dict(), "task": result.plan.task})
+        extra_meta={"timings_s": result.timings_s, "target": result.target.to_dict(), "task": result.plan.task,
+                    "frame": "world = the perceived table frame (z up) unless extrinsics were given"})
     paths = write_export(exp, out_dir)
     (out_dir / "report.json").write_text(json.dumps(result.report(), indent=1))
     files = [str(paths[k]) for k in ("json", "npz", "csv", "meta")] + [str(out_dir / "report.json")]

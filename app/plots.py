@@ -15,13 +15,11 @@ def scene_figure(result, stride: int = 2, max_points: int = 4000) -> go.Figure:
     from unihm_core import load_hand
 
     scene, plan, target = result.scene, result.plan, result.target
-    to_table = np.linalg.inv(scene.table_to_world)
     pts = np.concatenate([inst.points for inst in scene.instances]) if scene.instances else np.zeros((0, 3))
     cols = np.concatenate([inst.colors for inst in scene.instances]) if scene.instances else np.zeros((0, 3))
     if len(pts) > max_points:
         keep = np.random.default_rng(0).choice(len(pts), max_points, replace=False)
         pts, cols = pts[keep], cols[keep]
-    pts = pts @ to_table[:3, :3].T + to_table[:3, 3]
     hand = load_hand(result.hand)
     links = {"raw": hand.link_positions(hand.clamp(result.raw.q))}
     if result.refined is not None:
@@ -62,10 +60,9 @@ def scene_figure(result, stride: int = 2, max_points: int = 4000) -> go.Figure:
 def plan_figure(result) -> go.Figure:
     """Top view of the planned object path over the scene, with pick and place."""
     scene, plan = result.scene, result.plan
-    to_table = np.linalg.inv(scene.table_to_world)
     fig = go.Figure()
     for inst in scene.instances:
-        p = inst.points[:: max(1, len(inst.points) // 600)] @ to_table[:3, :3].T + to_table[:3, 3]
+        p = inst.points[:: max(1, len(inst.points) // 600)]
         fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], mode="markers", marker=dict(size=3),
                                  name=f"#{inst.index} {inst.label}" + (" (target)" if inst.index == result.target.index
                                                                        else "")))
@@ -73,12 +70,13 @@ def plan_figure(result) -> go.Figure:
     fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="object path",
                              line=dict(color="black"), marker=dict(size=4, color=path[:, 2], colorscale="Viridis",
                                                                    colorbar=dict(title="height [m]"))))
-    if plan.place_xyz is not None:
-        fig.add_trace(go.Scatter(x=[plan.place_xyz[0]], y=[plan.place_xyz[1]], mode="markers", name="place",
-                                 marker=dict(size=14, symbol="x", color="black")))
+    fig.add_trace(go.Scatter(x=[plan.pick_xyz[0]], y=[plan.pick_xyz[1]], mode="markers", name="planner pick",
+                             marker=dict(size=12, symbol="circle-open", color="green")))
+    fig.add_trace(go.Scatter(x=[plan.place_xyz[0]], y=[plan.place_xyz[1]], mode="markers", name="final object pose",
+                             marker=dict(size=14, symbol="x", color="black")))
     fig.update_layout(height=420, xaxis_title="x [m] (viewer's right)", yaxis_title="y [m] (away)",
                       yaxis=dict(scaleanchor="x"), margin=dict(l=40, r=10, t=30, b=40),
-                      title=f"task: {plan.task} · place from {plan.place_source}")
+                      title=f"task: {plan.task}")
     return fig
 
 

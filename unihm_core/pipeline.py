@@ -14,11 +14,12 @@ Stages (each timed, in ``GenerationResult.timings_s``):
    with normals, object frame) -> ``Q_opt`` and per-term energies;
 7. ``metrics``: penetration, contact distance, jerk for raw and refined.
 
-Frames: everything downstream of perception is in perception's *table frame* (z up, table at
-z = 0, +x to the viewer's right, +y away), the frame the models were trained in. The
-target's object frame at t = 0 has its origin at the bottom centre of the target (its
-centroid dropped to the table) and the table's axes, rotated about z by the fitted
-primitive's yaw for boxes. ``report.json`` gives centroids in the camera and world frames.
+Frames: everything downstream of perception is in perception's *world frame*, which is the
+estimated table frame (z up, table at z = 0, +x to the viewer's right, +y away; the frame
+the models were trained in) unless the caller gives extrinsics, whose world must then be
+z-up with the table at z = 0 as well. The target's object frame at t = 0 is the planner's
+start pose: origin at the bottom centre of the target, world axes.
+``report.json`` gives centroids in the camera and world frames.
 
 :meth:`Pipeline.rerefine` reuses the tokens and the raw trajectory and re-runs only the
 refinement (new weights), so a user can compare settings without resampling.
@@ -102,23 +103,6 @@ class TargetObject:
 
 
 @dataclass
-class Plan:
-    """Planned object motion: task, place point (table frame) and poses ``(T, 4, 4)``."""
-
-    task: str
-    place_xyz: np.ndarray | None
-    place_source: str
-    object_poses: np.ndarray
-    q0: np.ndarray
-
-    def to_dict(self, table_to_world: np.ndarray) -> dict:
-        world = table_to_world @ self.object_poses
-        return {"task": self.task, "place_source": self.place_source,
-                "place_table": None if self.place_xyz is None else np.round(self.place_xyz, 4).tolist(),
-                "object_poses_world": np.round(world, 5).tolist()}
-
-
-@dataclass
 class Trajectory:
     """A joint trajectory ``q`` ``(T, D)`` with its fingertip positions ``(T, F, 3)``."""
 
@@ -138,7 +122,7 @@ class GenerationResult:
     scene: object
     grounding: object
     target: TargetObject
-    plan: Plan
+    plan: object
     tokens: np.ndarray
     raw: Trajectory
     refined: Trajectory | None
@@ -166,7 +150,7 @@ class GenerationResult:
             "camera": summary["camera"], "target": self.target.to_dict(), "instances": instances,
             "grounding": {"task": self.grounding.task, "verb": self.grounding.verb,
                           "explanation": self.grounding.explanation},
-            "plan": self.plan.to_dict(self.scene.table_to_world), "tokens": self.tokens.tolist(),
+            "plan": plan_summary(self.plan), "tokens": self.tokens.tolist(),
             "metrics": self.metrics, "energies": self.energies,
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
             "options": {"refine": self.options.refine, "temperature": self.options.temperature,
@@ -192,16 +176,12 @@ def check_instruction(text: str) -> str:
     return text
 
 
-def _object_frame(inst) -> tuple[np.ndarray, np.ndarray]:
-    """Object frame (table frame pose) and extents of a perceived instance."""
-    pose = np.eye(4)
-    c = np.asarray(inst.centroid_table, float)
-    pose[:3, 3] = [c[0], c[1], 0.0]
-    prim = getattr(inst, "primitive", None)
-    yaw = float(getattr(prim, "yaw", 0.0) or 0.0) if inst.shape == "box" else 0.0
-    cz, sz = np.cos(yaw), np.sin(yaw)
-    pose[:3, :3] = [[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]]
-    return pose, np.asarray(inst.extent, float)
+def plan_summary(plan) -> dict:
+    """JSON-ready summary of a :class:`unihm_core.planning.Plan`."""
+    return {"task": plan.task, "pick_world": np.round(plan.pick_xyz, 4).tolist(),
+            "place_world": np.round(plan.place_xyz, 4).tolist(),
+            "object_poses_world": np.round(plan.object_poses, 5).tolist(), "warnings": list(plan.warnings),
+            "timings_s": {k: round(v, 4) for k, v in plan.timings_s.items()}}
 
 
 class Pipeline:
@@ -228,47 +208,34 @@ class Pipeline:
         tokenizer = Tokenizer.load(root / "tokenizer")
         encoder = get_text_encoder()
         vlm = DexHandVLM.load(root / "vlm", tokenizer=tokenizer, text_encoder=encoder)
-        planner = None
-        if (root / "planner").exists():
-            from unihm_core.planning import Planner
+        from unihm_core.planning import Planner
 
-            planner = Planner.load(root / "planner")
-        return cls(tokenizer, vlm, planner, encoder)
+        if not (root / "planner").exists():
+            raise CheckpointError(f"missing checkpoint {root / 'planner'}; run `make train` or restore checkpoints/")
+        return cls(tokenizer, vlm, Planner.load(root / "planner"), encoder)
 
     # ------------------------------------------------------------------ stages
-    def _target(self, scene, grounding) -> TargetObject:
+    def _target(self, scene, grounding, pose0: np.ndarray) -> TargetObject:
         inst = scene.instances[grounding.target]
-        pose_table, size = _object_frame(inst)
-        to_table = np.linalg.inv(scene.table_to_world)
-        pts = np.concatenate([inst.points, inst.completed_points]) if len(inst.completed_points) else inst.points
-        nrm = np.concatenate([inst.normals, inst.completed_normals]) if len(inst.completed_points) else inst.normals
-        pts_table = pts @ to_table[:3, :3].T + to_table[:3, 3]
-        nrm_table = nrm @ to_table[:3, :3].T
-        inv = np.linalg.inv(pose_table)
+        pts, nrm = inst.points, inst.normals
+        if len(inst.completed_points):
+            pts = np.concatenate([pts, inst.completed_points])
+            nrm = np.concatenate([nrm, inst.completed_normals])
+        inv = np.linalg.inv(pose0)
         return TargetObject(
             index=int(grounding.target), label=inst.label, description=inst.description,
-            points=pts_table @ inv[:3, :3].T + inv[:3, 3], normals=nrm_table @ inv[:3, :3].T, pose0=pose_table,
-            size=size, centroid_camera=np.asarray(inst.centroid_camera), centroid_world=np.asarray(inst.centroid_world),
-            num_points=inst.num_points)
+            points=pts @ inv[:3, :3].T + inv[:3, 3], normals=nrm @ inv[:3, :3].T, pose0=pose0,
+            size=np.asarray(inst.extent, float), centroid_camera=np.asarray(inst.centroid_camera),
+            centroid_world=np.asarray(inst.centroid_world), num_points=inst.num_points)
 
-    def _plan(self, scene, grounding, target: TargetObject, hand: str, options: GenerateOptions) -> Plan:
-        from unihm_core.planning.initial_pose import initial_hand_pose
-        from unihm_core.planning.trajectory import TrajectoryConfig, object_trajectory, resolve_task
+    def _plan(self, scene, grounding, hand: str, options: GenerateOptions):
+        from unihm_core.planning import TrajectoryConfig, plan
 
-        task = resolve_task(grounding.task, grounding.verb)
-        place, source = None, "none"
-        if grounding.place is not None:
-            place = np.asarray(grounding.place.point_table, float)
-            source = f"instruction ({grounding.place.phrase or grounding.place.relation})"
-        elif task in ("pick_place", "push", "pull") and self.planner is not None:
-            place = self.planner.predict_place(scene, grounding, target.index)
-            source = "planner"
-        if place is not None:
-            place = np.array([place[0], place[1], 0.0])
-        poses = object_trajectory(task, target.pose0, target.size, place_xyz=place,
-                                  config=TrajectoryConfig(num_frames=options.num_frames))
-        q0 = initial_hand_pose(hand, task, target.pose0, target.size)
-        return Plan(task=task, place_xyz=place, place_source=source, object_poses=poses, q0=q0)
+        # where the instruction names a place (a receptacle, "to the left") it wins over the
+        # transport stream; otherwise the network decides
+        source = "grounding" if grounding.place is not None else "network"
+        return plan(scene, grounding, hand, self.planner, place_source=source,
+                    trajectory_config=TrajectoryConfig(num_frames=options.num_frames))
 
     def _refine(self, hand: str, q_raw: np.ndarray, target: TargetObject, poses: np.ndarray, config=None):
         from unihm_core.refine import refine
@@ -319,10 +286,10 @@ class Pipeline:
             timings["perception"] = time.perf_counter() - t
             t = stage("grounding")
             grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
-            target = self._target(scene, grounding)
             timings["grounding"] = time.perf_counter() - t
             t = stage("planning")
-            plan = self._plan(scene, grounding, target, hand, options)
+            plan = self._plan(scene, grounding, hand, options)
+            target = self._target(scene, grounding, plan.start_pose)
             timings["planning"] = time.perf_counter() - t
             t = stage("vlm")
             text = instruction or f"{grounding.task.replace('_', ' ')} the {target.label}"
@@ -351,7 +318,7 @@ class Pipeline:
                                joint_names=model.joint_names, scene=scene, grounding=grounding, target=target,
                                plan=plan, tokens=np.asarray(tokens), raw=raw, refined=refined,
                                refine_result=result, metrics=metrics, timings_s=timings,
-                               warnings=list(scene.warnings))
+                               warnings=list(scene.warnings) + list(plan.warnings))
         res.energies = self.energies(res)
         return res
 
