@@ -18,6 +18,13 @@ Stages of :func:`train_tokenizer`:
 :func:`add_hand` is stage 2 alone for a hand that was not trained: the codebook and every
 other hand stay frozen, so existing tokens keep their meaning.
 
+Choices (measured on the 150-sequence development dataset, docs/RESULTS.md "tokenizer"):
+L = 4 frames per token (64 frames = 16 tokens): in a short Shadow-only sweep L = 2 and 4 gave
+nearly the same finger MAE (0.065 / 0.067 rad) and L = 8 was worse (0.070 rad, wrist error
+up); L = 4 halves the VLM's sequence length for the same error. K = 512: with ~2k training
+chunks per hand the shipped run uses 399 of 512 codes on the unseen split (perplexity 239);
+a larger K would mostly add dead codes at this data size (the paper's 8192 is for DexYCB).
+
 Learning rate: the paper trains with 1e-4 for hundreds of epochs on a GPU; here a few
 minutes on 2 CPU cores allow a few dozen epochs, so Adam runs at 1e-3 with cosine decay.
 """
