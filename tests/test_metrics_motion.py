@@ -170,27 +170,54 @@ def _moving_poses(T: int) -> np.ndarray:
 
 
 def test_carry_motion_follows_the_target_object():
-    from unihm_core.metrics.baselines import carry_motion
+    from unihm_core.metrics.baselines import anchored_frames, carry_motion
 
     hand = load_hand("allegro")
     rng = np.random.default_rng(6)
     Ts, T = 30, 47
     src_poses = np.tile(np.eye(4), (Ts, 1, 1))
     src_poses[:, :3, 3] = [0.05, -0.02, 0.0]
+    src_poses[:, :3, :3] = rz(40.0)                    # the source object's yaw does not matter
     q_src = np.repeat(hand.random(rng, 1, wrist_scale=0.0), Ts, axis=0)
-    q_src[:, :3] = [0.05, -0.12, 0.08]                 # 10 cm beside, 8 cm above the object
-    q = carry_motion(hand, q_src, src_poses, _moving_poses(T))
+    q_src[:, :3] = [0.05, -0.12, 0.08]                 # 10 cm in front of, 8 cm above the object
+    tgt = _moving_poses(T)
+    tgt[:, :3, 3] += [0.2, 0.1, 0.0]
+    q = carry_motion(hand, q_src, src_poses, tgt)
     assert q.shape == (T, hand.dof)
-    rel_src = np.linalg.inv(src_poses[0]) @ q_to_wrist_pose(q_src[0, :6])
-    rel = np.linalg.inv(_moving_poses(T)) @ q_to_wrist_pose(q[:, :6])
+    # anchored frame: world-aligned at the start position, moving rigidly with the object
+    C = anchored_frames(tgt)
+    np.testing.assert_allclose(C[0], np.block([[np.eye(3), tgt[0, :3, 3:]], [np.zeros((1, 3)), np.ones((1, 1))]]))
+    np.testing.assert_allclose(C[-1] @ np.linalg.inv(C[0]), tgt[-1] @ np.linalg.inv(tgt[0]), atol=1e-12)
+    rel_src = np.linalg.inv(anchored_frames(src_poses)[0]) @ q_to_wrist_pose(q_src[0, :6])
+    rel = np.linalg.inv(C) @ q_to_wrist_pose(q[:, :6])
     np.testing.assert_allclose(rel, np.broadcast_to(rel_src, rel.shape), atol=1e-9)
+    np.testing.assert_allclose(rel_src[:3, 3], [0.0, -0.1, 0.08], atol=1e-12)
     np.testing.assert_allclose(q[:, 6:], q_src[:1, 6:].repeat(T, 0), atol=1e-12)
     assert np.all(hand.within_limits(q))
     # time warp: a finger joint ramping linearly in the source ramps linearly over the target
     q_src2 = q_src.copy()
     q_src2[:, 7] = np.linspace(hand.lower[7], hand.upper[7], Ts)
-    q2 = carry_motion(hand, q_src2, src_poses, _moving_poses(T))
+    q2 = carry_motion(hand, q_src2, src_poses, tgt)
     np.testing.assert_allclose(q2[:, 7], np.linspace(hand.lower[7], hand.upper[7], T), atol=1e-12)
+
+
+def test_carry_motion_starts_at_q0_and_blends_back():
+    from unihm_core.metrics.baselines import blend_weights, carry_motion
+
+    w = blend_weights(11, grasp_start=4.0, retreat_start=8.0)
+    np.testing.assert_allclose(w, [1, 0.75, 0.5, 0.25, 0, 0, 0, 0, 0, 0.5, 1.0])
+    hand = load_hand("allegro")
+    rng = np.random.default_rng(8)
+    Ts = T = 40
+    src_poses = np.tile(np.eye(4), (Ts, 1, 1))
+    q_src = np.repeat(hand.random(rng, 1, wrist_scale=0.1), Ts, axis=0)
+    q0 = hand.random(rng, wrist_scale=0.1)
+    phases = {"grasp": [10, 15], "retreat": [30, 40]}
+    q = carry_motion(hand, q_src, src_poses, src_poses, q0=q0, phases=phases)
+    np.testing.assert_allclose(q_to_wrist_pose(q[0, :6]), q_to_wrist_pose(q0[:6]), atol=1e-9)
+    np.testing.assert_allclose(q[0, 6:], q0[6:], atol=1e-12)
+    np.testing.assert_allclose(q[10:31], q_src[10:31], atol=1e-9)   # holding: the recorded motion, unchanged
+    np.testing.assert_allclose(q[-1, 6:], q0[6:], atol=1e-12)       # back to the q0 correction at the end
 
 
 class _FakeDataset:
@@ -230,6 +257,14 @@ def test_retrieval_picks_same_category_and_nearest_instruction_and_excludes_self
     out = base.generate("allegro", "lift the mug", "mug", _moving_poses(25))
     assert out.seq_id == "a" and out.same_category and out.q.shape == (25, hand.dof)
     assert base.generate("allegro", "lift the mug", "mug", _moving_poses(25), exclude=("a",)).seq_id == "b"
+    # with q0, the initial hand pose decides among the top-k instruction matches
+    q0_b = arrays["b"]["q/allegro"][0]
+    got = base.generate("allegro", "lift the mug", "mug", np.tile(np.eye(4), (25, 1, 1)), q0=q0_b)
+    assert got.seq_id == "b"
+    np.testing.assert_allclose(q_to_wrist_pose(got.q[0, :6]), q_to_wrist_pose(q0_b[:6]), atol=1e-9)
+    np.testing.assert_allclose(got.q[0, 6:], q0_b[6:], atol=1e-12)
+    top1 = RetrievalBaseline(_FakeDataset(arrays), recs, text_encoder=_WordEncoder(), top_k=1)
+    assert top1.generate("allegro", "lift the mug", "mug", np.tile(np.eye(4), (25, 1, 1)), q0=q0_b).seq_id == "a"
     # 'd' matches best but its allegro trajectory is invalid; the human hand may use it
     assert base.generate("human", "lift the mug please", "mug", _moving_poses(10)).seq_id == "d"
     # unknown category: falls back to every sequence, nearest instruction wins

@@ -37,8 +37,12 @@ Methods (``--ablation``):
   kept). The VLM, decoding and refinement all see the perturbed trajectory; the metrics
   compare with the true ground truth and the true object.
 * ``retrieval``: the nearest-neighbour baseline of :mod:`unihm_core.metrics.baselines`
-  (pool = the seen split, the query's own sequence excluded), then refined like UniHM, as
-  the paper refines its baselines "to ensure a fair comparison".
+  (pool = the seen split, the query's own sequence excluded): the closest sequence by
+  instruction embedding and object category, carried by the target object trajectory; then
+  refined like UniHM, as the paper refines its baselines "to ensure a fair comparison".
+* ``retrieval_q0``: the same baseline also given q0 (the input UniHM gets): among the five
+  best instruction matches it takes the one whose initial hand pose is closest to q0, and it
+  starts the carried motion at q0 (blended out before the grasp, back in over the retreat).
 
 Metrics (:mod:`unihm_core.metrics.motion`, :mod:`unihm_core.metrics.physical`): per
 trajectory MPJPE [mm], FPL [mm], FOL [deg], penetration (max over frames) [mm], contact
@@ -65,10 +69,11 @@ from unihm_core.paths import CHECKPOINTS_DIR
 
 #: ``--ablation`` values and the method each selects.
 ABLATIONS = {"none": "unihm", "no_refine": "no_refine", "no_depth": "no_depth", "no_mask": "no_mask",
-             "retrieval": "retrieval"}
+             "retrieval": "retrieval", "retrieval_q0": "retrieval_q0"}
 METHODS = tuple(ABLATIONS.values())
 METHOD_LABELS = {"unihm": "UniHM (ours)", "no_refine": "w/o physical refinement", "no_depth": "w/o depth input",
-                 "no_mask": "w/o masked training", "retrieval": "NN retrieval + refinement"}
+                 "no_mask": "w/o masked training", "retrieval": "NN retrieval + refinement",
+                 "retrieval_q0": "NN retrieval from q0 + refinement"}
 NOMASK_DIR = CHECKPOINTS_DIR / "vlm_nomask"
 TRAJ_METRICS = ("mpjpe_mm", "fol_deg", "fpl_mm", "penetration_mm", "contact_mm", "jerk_m_s3")
 SET_METRICS = ("fid", "diversity")
@@ -244,15 +249,23 @@ def _trajectory_metrics(hand, q: np.ndarray, gt: dict | None, case: dict) -> tup
     return out, joints, root, q
 
 
-def _cases(ds, records: list[dict], hand: str, valid_only: bool = True) -> list[dict]:
+_CASE_KEYS = ("object_poses", "human_q", "obj_points", "obj_normals")
+
+
+def _cases(ds, records: list[dict], hand: str, valid_only: bool = True, cache: dict | None = None) -> list[dict]:
+    """Test cases of one hand; ``cache`` keeps each sequence's motion arrays (images are never decoded twice)."""
     from unihm_core.refine import RefineConfig, moving_frames
 
     rc = RefineConfig()
+    cache = {} if cache is None else cache
     out = []
     for r in records:
         if valid_only and hand != "human" and not r.get("hands_valid", {}).get(hand, False):
             continue
-        arr = ds.arrays(r["seq_id"])
+        if r["seq_id"] not in cache:
+            cache[r["seq_id"]] = {k: v for k, v in ds.arrays(r["seq_id"]).items()
+                                  if k in _CASE_KEYS or k.startswith("q/")}
+        arr = cache[r["seq_id"]]
         q = arr["human_q"] if hand == "human" else arr.get(f"q/{hand}")
         if q is None:
             continue
@@ -309,7 +322,7 @@ def evaluate(data, config: EvalConfig, models: EvalModels | None = None, progres
                 raise ConfigError(f"hands {missing} are not supported by the VLM / tokenizer; choose from "
                                   f"{[h for h in model.config.hands if h in model._hand_tok().hands]}")
     retr = None
-    if "retrieval" in config.methods:
+    if "retrieval" in config.methods or "retrieval_q0" in config.methods:
         key = str(ds.root)
         if key not in m.retrieval:
             from unihm_core.metrics.baselines import RetrievalBaseline
@@ -323,9 +336,10 @@ def evaluate(data, config: EvalConfig, models: EvalModels | None = None, progres
     per = {meth: {h: [] for h in hands} for meth in config.methods}     # per-seed summaries
     gt_out, cases_per_hand = {}, {}
     px_pts, px_nrm = proxy_sphere(config.proxy_radius)
+    cache: dict = {}
     for h in hands:
         hand = load_hand(h)
-        cases = _cases(ds, records, h, config.valid_only)
+        cases = _cases(ds, records, h, config.valid_only, cache)
         cases_per_hand[h] = len(cases)
         if len(cases) < 2:
             progress(f"{h}: {len(cases)} valid sequence(s) in the subset; skipped (FID / Diversity need 2)")
@@ -391,14 +405,18 @@ def evaluate(data, config: EvalConfig, models: EvalModels | None = None, progres
                 outputs["no_mask"] = [refine(hand, q, c["points"], c["poses"], normals=c["normals"]).q
                                       for q, c in zip(raw, cases)]
                 timings["refine"] += time.perf_counter() - t0
-            if "retrieval" in config.methods:
+            for meth in ("retrieval", "retrieval_q0"):
+                if meth not in config.methods:
+                    continue
                 t0 = time.perf_counter()
                 raw = [retr.generate(h, s, c["record"]["target"]["category"], c["poses"],
-                                     exclude=(c["record"]["seq_id"],)).q for s, c in zip(instr, cases)]
+                                     exclude=(c["record"]["seq_id"],),
+                                     q0=c["q_gt"][0] if meth == "retrieval_q0" else None).q
+                       for s, c in zip(instr, cases)]
                 timings["retrieve"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
-                outputs["retrieval"] = [refine(hand, q, c["points"], c["poses"], normals=c["normals"]).q
-                                        for q, c in zip(raw, cases)]
+                outputs[meth] = [refine(hand, q, c["points"], c["poses"], normals=c["normals"]).q
+                                 for q, c in zip(raw, cases)]
                 timings["refine"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             for meth in config.methods:
@@ -481,11 +499,12 @@ def write_sample(data, records: list[dict], out_dir: str | Path, hands: tuple[st
         for h in hands:
             if h != "human" and not r.get("hands_valid", {}).get(h, False):
                 continue
-            q_gt = arr["human_q"] if h == "human" else arr[f"q/{h}"]
-            q_r = retr.generate(h, item["instruction"], item["category"], poses, exclude=(r["seq_id"],)).q
-            q_r = refine(load_hand(h), q_r, arr["obj_points"], poses, normals=arr["obj_normals"]).q
+            q_gt = (arr["human_q"] if h == "human" else arr[f"q/{h}"]).astype(np.float64)
             arrays[f"{i}/q_gt/{h}"] = q_gt.astype(np.float32)
-            arrays[f"{i}/q_retrieval/{h}"] = q_r.astype(np.float32)
+            for name, q0 in (("retrieval", None), ("retrieval_q0", q_gt[0])):
+                q_r = retr.generate(h, item["instruction"], item["category"], poses, exclude=(r["seq_id"],), q0=q0).q
+                q_r = refine(load_hand(h), q_r, arr["obj_points"], poses, normals=arr["obj_normals"]).q
+                arrays[f"{i}/q_{name}/{h}"] = q_r.astype(np.float32)
             item["hands"].append(h)
         arrays[f"{i}/object_poses"] = poses.astype(np.float32)
         arrays[f"{i}/obj_points"] = arr["obj_points"].astype(np.float32)
@@ -502,7 +521,9 @@ def write_sample(data, records: list[dict], out_dir: str | Path, hands: tuple[st
 
 def evaluate_sample(path: str | Path | None = None, models: EvalModels | None = None) -> dict:
     """MPJPE [mm] of the VLM (sampled, decoded, refined as in :func:`evaluate`) and of the stored
-    retrieval outputs on a sample written by :func:`write_sample` (mean over sequence-hand pairs)."""
+    retrieval outputs (both variants) on a sample written by :func:`write_sample` (mean over
+    sequence-hand pairs): keys ``unihm_mpjpe_mm``, ``retrieval_mpjpe_mm``, ``retrieval_q0_mpjpe_mm``,
+    ``pairs``, ``per_hand``."""
     from unihm_core.hands import load_hand
     from unihm_core.metrics.motion import hand_joint_positions, mpjpe_mm
     from unihm_core.refine import refine
@@ -514,8 +535,7 @@ def evaluate_sample(path: str | Path | None = None, models: EvalModels | None = 
     s = meta["sampling"]
     cfg = EvalConfig(temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"], seeds=(s["seed"],))
     m = load_models(cfg, models)
-    per_hand_ours: dict[str, list[float]] = {}
-    per_hand_retr: dict[str, list[float]] = {}
+    per: dict[str, dict[str, list[float]]] = {"unihm": {}, "retrieval": {}, "retrieval_q0": {}}
     with np.load(folder / SAMPLE_ARRAYS, allow_pickle=False) as z:
         hands = sorted({h for it in meta["items"] for h in it["hands"]})
         for h in hands:
@@ -529,14 +549,14 @@ def evaluate_sample(path: str | Path | None = None, models: EvalModels | None = 
                 q = refine(hand, m.vlm.decode(h, t, poses), z[f"{i}/obj_points"], poses,
                            normals=z[f"{i}/obj_normals"]).q
                 g = hand_joint_positions(hand, z[f"{i}/q_gt/{h}"])
-                per_hand_ours.setdefault(h, []).append(mpjpe_mm(hand_joint_positions(hand, q), g))
-                per_hand_retr.setdefault(h, []).append(
-                    mpjpe_mm(hand_joint_positions(hand, z[f"{i}/q_retrieval/{h}"]), g))
-    allo = [x for v in per_hand_ours.values() for x in v]
-    allr = [x for v in per_hand_retr.values() for x in v]
-    return {"unihm_mpjpe_mm": float(np.mean(allo)), "retrieval_mpjpe_mm": float(np.mean(allr)), "pairs": len(allo),
-            "per_hand": {h: {"unihm": float(np.mean(per_hand_ours[h])), "retrieval": float(np.mean(per_hand_retr[h]))}
-                         for h in hands}}
+                per["unihm"].setdefault(h, []).append(mpjpe_mm(hand_joint_positions(hand, q), g))
+                for name in ("retrieval", "retrieval_q0"):
+                    per[name].setdefault(h, []).append(
+                        mpjpe_mm(hand_joint_positions(hand, z[f"{i}/q_{name}/{h}"]), g))
+    out = {f"{name}_mpjpe_mm": float(np.mean([x for v in d.values() for x in v])) for name, d in per.items()}
+    out["pairs"] = sum(len(v) for v in per["unihm"].values())
+    out["per_hand"] = {h: {name: float(np.mean(per[name][h])) for name in per} for h in hands}
+    return out
 
 
 # ---------------------------------------------------------------------------------- reporting
