@@ -47,7 +47,7 @@ class PlannerNetConfig:
 
     in_channels: int = 5
     text_dim: int = 384
-    widths: tuple[int, ...] = (16, 32, 48, 64)
+    widths: tuple[int, ...] = (16, 24, 32, 48)
     key_dim: int = 16
     crop: int = 7
     pick_sigma: float = 2.0
