@@ -141,7 +141,7 @@ class EvalModels:
     vlm: object = None
     vlm_nomask: object = None
     encoder: object = None
-    retrieval: dict = field(default_factory=dict)   # (dataset root) -> RetrievalBaseline
+    retrieval: dict = field(default_factory=dict)   # "root|valid_only=..." -> RetrievalBaseline
 
 
 def load_models(config: EvalConfig, models: EvalModels | None = None) -> EvalModels:
@@ -323,12 +323,13 @@ def evaluate(data, config: EvalConfig, models: EvalModels | None = None, progres
                                   f"{[h for h in model.config.hands if h in model._hand_tok().hands]}")
     retr = None
     if "retrieval" in config.methods or "retrieval_q0" in config.methods:
-        key = str(ds.root)
+        key = f"{ds.root}|valid_only={config.valid_only}"
         if key not in m.retrieval:
             from unihm_core.metrics.baselines import RetrievalBaseline
 
             text_enc = vlm.text_encoder if vlm is not None and vlm.text_encoder is not None else None
-            m.retrieval[key] = RetrievalBaseline(ds, ds.split("seen"), text_encoder=text_enc)
+            m.retrieval[key] = RetrievalBaseline(ds, ds.split("seen"), text_encoder=text_enc,
+                                                 valid_only=config.valid_only)
         retr = m.retrieval[key]
     from unihm_core.hands import load_hand
 
@@ -486,7 +487,7 @@ def write_sample(data, records: list[dict], out_dir: str | Path, hands: tuple[st
 
     cfg = config or EvalConfig()
     ds = data if isinstance(data, SyntheticDataset) else SyntheticDataset(data)
-    key = str(ds.root)
+    key = f"{ds.root}|valid_only=True"
     if key not in models.retrieval:
         models.retrieval[key] = RetrievalBaseline(ds, ds.split("seen"))
     retr = models.retrieval[key]
@@ -514,7 +515,7 @@ def write_sample(data, records: list[dict], out_dir: str | Path, hands: tuple[st
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / SAMPLE_ARRAYS, **arrays)
     sampling = {"temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": cfg.top_p, "seed": 0}
-    (out / SAMPLE_INDEX).write_text(json.dumps({"source": key, "split": "unseen", "sampling": sampling,
+    (out / SAMPLE_INDEX).write_text(json.dumps({"source": ds.root.name, "split": "unseen", "sampling": sampling,
                                                 "items": index}, indent=1), encoding="utf-8")
     return out
 

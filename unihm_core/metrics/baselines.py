@@ -154,10 +154,12 @@ class RetrievalBaseline:
             (default: the shared all-MiniLM-L6-v2).
         top_k: instruction-ranked candidates among which q0 decides.
         rot_weight: metres per radian of rotation in the initial-pose distance.
+        valid_only: retrieve a robot hand's trajectory only from sequences where it passed
+            validation (``hands_valid``); False allows every stored one (small test sets).
     """
 
     def __init__(self, dataset, records: list[dict], text_encoder=None, top_k: int = 5,
-                 rot_weight: float = 0.1) -> None:
+                 rot_weight: float = 0.1, valid_only: bool = True) -> None:
         if not records:
             raise InputError("the retrieval baseline needs a non-empty pool of sequences (the seen split)")
         if top_k < 1 or rot_weight < 0:
@@ -169,7 +171,7 @@ class RetrievalBaseline:
         self.dataset = dataset
         self.records = list(records)
         self.text_encoder = text_encoder
-        self.top_k, self.rot_weight = int(top_k), float(rot_weight)
+        self.top_k, self.rot_weight, self.valid_only = int(top_k), float(rot_weight), bool(valid_only)
         texts = [s for r in self.records for s in r["instructions"]]
         self._owner = np.array([i for i, r in enumerate(self.records) for _ in r["instructions"]])
         self._emb = np.asarray(text_encoder.encode(texts), dtype=np.float64)
@@ -190,9 +192,10 @@ class RetrievalBaseline:
             self._arrays[seq_id] = motion_arrays(self.dataset, seq_id)
         return self._arrays[seq_id]
 
-    @staticmethod
-    def _has_hand(record: dict, hand: str) -> bool:
-        return hand == "human" or bool(record.get("hands_valid", {}).get(hand, False))
+    def _has_hand(self, record: dict, hand: str) -> bool:
+        if hand == "human":
+            return True
+        return hand in record.get("hands_valid", {}) and (not self.valid_only or bool(record["hands_valid"][hand]))
 
     def _start_distance(self, i: int, hand: str, q0: np.ndarray, pose0: np.ndarray) -> float:
         from unihm_core.hands import q_to_wrist_pose

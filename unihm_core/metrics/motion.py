@@ -22,6 +22,8 @@ metrics are averaged over sequences by the caller (Eq. F2, F3, F5).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from unihm_core.errors import InputError
@@ -98,10 +100,14 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
 
     diff = np.atleast_1d(np.asarray(mu1, float) - np.asarray(mu2, float))
     cov1, cov2 = np.atleast_2d(np.asarray(cov1, float)), np.atleast_2d(np.asarray(cov2, float))
-    covmean = linalg.sqrtm(cov1 @ cov2)
-    if not np.all(np.isfinite(covmean)):  # singular product: regularise both covariances slightly
-        eps = 1e-6 * np.eye(len(diff))
-        covmean = linalg.sqrtm((cov1 + eps) @ (cov2 + eps))
+    # With fewer samples than feature dimensions the covariances are singular (rank M - 1);
+    # sqrtm of their product is still defined, scipy only warns that it may be inaccurate.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov1 @ cov2)
+        if not np.all(np.isfinite(covmean)):  # numerically failed: regularise both covariances slightly
+            eps = 1e-6 * np.eye(len(diff))
+            covmean = linalg.sqrtm((cov1 + eps) @ (cov2 + eps))
     covmean = np.real(covmean)
     value = float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * np.trace(covmean))
     return max(value, 0.0)
