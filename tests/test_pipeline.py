@@ -1,0 +1,82 @@
+"""End-to-end pipeline on every bundled example and every hand (shipped checkpoints)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from unihm_core import InputError, load_hand
+from unihm_core.data.examples import example_dirs, load_example
+from unihm_core.hands import HAND_NAMES
+
+STAGES = ("perception", "grounding", "planning", "vlm", "decoding", "refinement", "metrics", "total")
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from unihm_core.pipeline import Pipeline
+
+    return Pipeline.load()
+
+
+@pytest.fixture(scope="module")
+def examples():
+    dirs = example_dirs()
+    assert len(dirs) >= 6, "the app bundles at least six example scenes"
+    return [load_example(d) for d in dirs]
+
+
+def test_every_example_and_hand(pipe, examples):
+    raw_pen, ref_pen = [], []
+    for k, ex in enumerate(examples):
+        for hand in HAND_NAMES:
+            res = pipe.generate(ex["rgb"], ex["depth"], ex["intrinsics"], ex["instruction"], hand=hand, seed=k)
+            model = load_hand(hand)
+            T = len(res.plan.object_poses)
+            assert res.raw.q.shape == res.refined.q.shape == (T, model.dof)
+            assert model.within_limits(res.raw.q, tol=1e-6).all() and model.within_limits(res.refined.q, tol=1e-6).all()
+            assert set(STAGES) <= set(res.timings_s)
+            assert res.tokens.ndim == 1 and len(res.tokens) * pipe.tokenizer.chunk_len >= T
+            raw_pen.append(res.metrics["raw"]["penetration_mean_mm"])
+            ref_pen.append(res.metrics["refined"]["penetration_mean_mm"])
+            report = json.loads(json.dumps(res.report()))
+            assert report["hand"] == hand and report["target"]["num_points"] > 50
+            assert np.asarray(report["plan"]["object_poses_world"]).shape == (T, 4, 4)
+    # refinement removes penetration on the whole (not necessarily in every single case)
+    assert np.mean(ref_pen) < 0.5 * np.mean(raw_pen)
+    assert np.mean(np.array(ref_pen) <= np.array(raw_pen) + 1e-9) > 0.9
+
+
+def test_seed_reproducible_and_rerefine(pipe, examples):
+    ex = examples[0]
+    a = pipe.generate(ex["rgb"], ex["depth"], ex["intrinsics"], ex["instruction"], hand="leap", seed=3)
+    b = pipe.generate(ex["rgb"], ex["depth"], ex["intrinsics"], ex["instruction"], hand="leap", seed=3)
+    assert np.array_equal(a.tokens, b.tokens) and np.allclose(a.refined.q, b.refined.q)
+    from dataclasses import replace
+
+    from unihm_core.refine import RefineConfig
+
+    c = pipe.rerefine(a, replace(RefineConfig(), lambda_c=10.0))
+    assert np.array_equal(c.tokens, a.tokens) and np.array_equal(c.raw.q, a.raw.q)
+    assert not np.allclose(c.refined.q, a.refined.q)
+
+
+def test_no_refine_option(pipe, examples):
+    from unihm_core.pipeline import GenerateOptions
+
+    ex = examples[1]
+    res = pipe.generate(ex["rgb"], ex["depth"], ex["intrinsics"], ex["instruction"], hand="inspire",
+                        options=GenerateOptions(refine=False))
+    assert res.refined is None and "refinement" not in res.timings_s and "refined" not in res.metrics
+
+
+def test_missing_object_lists_what_was_found(pipe, examples):
+    ex = examples[0]
+    with pytest.raises(InputError, match="I found"):
+        pipe.generate(ex["rgb"], ex["depth"], ex["intrinsics"], "pick up the purple giraffe", hand="allegro")
+
+
+def test_unknown_hand(pipe, examples):
+    ex = examples[0]
+    with pytest.raises(InputError, match="unknown hand"):
+        pipe.generate(ex["rgb"], ex["depth"], ex["intrinsics"], ex["instruction"], hand="robotiq")
