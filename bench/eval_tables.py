@@ -63,7 +63,7 @@ def ours_table(res: dict) -> list[str]:
     g = res["gt"]["mean"]
     lines.append(f"| GT | - | - | - | - | {g['diversity']:.2f} | {g['penetration_mm']:.2f} | {g['contact_mm']:.2f} | "
                  f"{g['jerk_m_s3']:.2f} |")
-    order = [m for m in ("retrieval", "retrieval_q0", "no_depth", "no_mask", "no_refine", "unihm")
+    order = [m for m in ("retrieval", "retrieval_q0", "no_depth", "no_mask", "no_refine", "unihm", "oracle")
              if m in res["methods"]]
     for m in order:
         r = res["methods"][m]
@@ -92,86 +92,118 @@ def per_hand_table(res: dict, method: str = "unihm") -> list[str]:
     return lines
 
 
-def _claim(text: str, paper: bool, ours: bool | None, detail: str) -> str:
-    mark = {True: "holds", False: "**does not hold**", None: "not measured"}[ours]
-    return f"- {text} — paper: {'holds' if paper else 'does not hold'}; here: {mark} ({detail})"
+def _mark(ok: bool | None, detail: str) -> str:
+    return {True: "holds", False: "**no**", None: "not run"}[ok] + (f" ({detail})" if detail else "")
 
 
 def orderings(results: dict) -> list[str]:
-    out = []
-    for split, res in results.items():
-        meths = res["methods"]
-        P = {m: dict(zip(MAIN, [a for a, _ in PAPER[split][m]])) for m in PAPER[split]}
-        u = meths["unihm"]["mean"]
-        for ab in ("no_depth", "no_mask", "no_refine"):
-            for k in LOWER_BETTER:
-                paper = P["unihm"][k] < P[ab][k]
-                ours = (u[k] < meths[ab]["mean"][k]) if ab in meths else None
-                detail = f"{u[k]:.2f} vs {meths[ab]['mean'][k]:.2f}" if ab in meths else "ablation not run"
-                out.append(_claim(f"{split}: UniHM {NAMES[k]} < {meths.get(ab, {}).get('label', ab)} {NAMES[k]}",
-                                  paper, ours, detail))
-        if all(a in meths for a in ("no_depth", "no_mask", "no_refine")):
-            seq = ("no_depth", "no_mask", "no_refine", "unihm")
-            vals = [meths[m]["mean"]["mpjpe_mm"] for m in seq]
-            out.append(_claim(f"{split}: MPJPE order w/o depth > w/o masked > w/o refinement > UniHM", True,
-                              all(a > b for a, b in zip(vals, vals[1:])), ", ".join(f"{v:.1f}" for v in vals)))
-        if "no_mask" in meths:
-            out.append(_claim(f"{split}: w/o masked training has a higher Diversity than UniHM", True,
-                              meths["no_mask"]["mean"]["diversity"] > u["diversity"],
-                              f"{meths['no_mask']['mean']['diversity']:.2f} vs {u['diversity']:.2f}"))
-        out.append(_claim(f"{split}: UniHM Diversity below the GT Diversity", True,
-                          u["diversity"] < res["gt"]["mean"]["diversity"],
-                          f"{u['diversity']:.2f} vs GT {res['gt']['mean']['diversity']:.2f}"))
-        for base in ("retrieval", "retrieval_q0"):
-            if base not in meths:
-                continue
-            r = meths[base]["mean"]
-            for k in LOWER_BETTER:
-                out.append(_claim(f"{split}: UniHM {NAMES[k]} < baseline {NAMES[k]} (paper: every baseline; here: "
-                                  f"{meths[base]['label']})", True, u[k] < r[k], f"{u[k]:.2f} vs {r[k]:.2f}"))
+    """The paper's orderings as a table: claim | paper | seen here | unseen here."""
+    rows: list[tuple[str, bool, dict]] = []
+
+    def add(claim: str, paper: bool, per_split) -> None:
+        rows.append((claim, paper, {sp: per_split(res) for sp, res in results.items()}))
+
+    def lt(a: str, b: str, k: str):
+        def f(res):
+            m = res["methods"]
+            if a not in m or b not in m:
+                return None, ""
+            x, y = m[a]["mean"][k], m[b]["mean"][k]
+            return x < y, f"{x:.1f} vs {y:.1f}"
+        return f
+
+    for ab, name in (("no_depth", "w/o depth"), ("no_mask", "w/o masked training"), ("no_refine", "w/o refinement")):
+        for k in LOWER_BETTER:
+            paper = all(PAPER[sp]["unihm"][MAIN.index(k)][0] < PAPER[sp][ab][MAIN.index(k)][0] for sp in PAPER)
+            add(f"UniHM {NAMES[k]} < {name}", paper, lt("unihm", ab, k))
+
+    def order(res):
+        m = res["methods"]
+        seq = ("no_depth", "no_mask", "no_refine", "unihm")
+        if not all(x in m for x in seq):
+            return None, ""
+        v = [m[x]["mean"]["mpjpe_mm"] for x in seq]
+        return all(p > q for p, q in zip(v, v[1:])), ", ".join(f"{x:.1f}" for x in v)
+
+    add("MPJPE: w/o depth > w/o masked > w/o refinement > UniHM", True, order)
+    add("Diversity: w/o masked training > UniHM", True, lt("unihm", "no_mask", "diversity"))
+
+    def below_gt(res):
+        u, g = res["methods"]["unihm"]["mean"]["diversity"], res["gt"]["mean"]["diversity"]
+        return u < g, f"{u:.1f} vs {g:.1f}"
+
+    add("Diversity: UniHM < GT", True, below_gt)
+    for base in ("retrieval", "retrieval_q0"):
+        for k in LOWER_BETTER:
+            add(f"UniHM {NAMES[k]} < {'NN retrieval' if base == 'retrieval' else 'NN retrieval from q0'} "
+                "(paper: < every baseline)", True, lt("unihm", base, k))
+    lines = ["| ordering | paper (DexYCB) | seen (ours) | unseen (ours) |", "|---|---|---|---|"]
+    for claim, paper, per in rows:
+        lines.append(f"| {claim} | {'holds' if paper else 'no'} | {_mark(*per.get('seen', (None, '')))} | "
+                     f"{_mark(*per.get('unseen', (None, '')))} |")
     if "seen" in results and "unseen" in results:
-        s, n = results["seen"]["methods"]["unihm"]["mean"], results["unseen"]["methods"]["unihm"]["mean"]
+        lines.append("")
         for k in ("mpjpe_mm", "fid"):
-            out.append(_claim(f"UniHM {NAMES[k]} higher on unseen than on seen", PAPER["unseen"]["unihm"][MAIN.index(k)][0]
-                              > PAPER["seen"]["unihm"][MAIN.index(k)][0], n[k] > s[k], f"{n[k]:.2f} vs {s[k]:.2f}"))
-    return out
+            sv, uv = (results[sp]["methods"]["unihm"]["mean"][k] for sp in ("seen", "unseen"))
+            paper = PAPER["unseen"]["unihm"][MAIN.index(k)][0] > PAPER["seen"]["unihm"][MAIN.index(k)][0]
+            lines.append(f"- UniHM {NAMES[k]} higher on unseen than on seen: paper {'holds' if paper else 'no'}; "
+                         f"here {_mark(uv > sv, f'{uv:.1f} vs {sv:.1f}')}.")
+    return lines
+
+
+def _run_split(split: str, data: str, methods: tuple[str, ...], n: int, seeds: tuple[int, ...]) -> dict:
+    """One split's evaluation in its own process (one torch thread)."""
+    import torch
+
+    from unihm_core.eval import EvalConfig, evaluate
+
+    torch.set_num_threads(1)
+    cfg = EvalConfig(split=split, methods=methods, n=n, seeds=seeds)
+    return evaluate(data, cfg, progress=lambda s: print(s, flush=True))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT / "data_cache" / "default"))
-    ap.add_argument("--n", type=int, default=100, help="sequences per split (first n)")
+    ap.add_argument("--n", type=int, default=60, help="sequences per split (first n)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out-dir", default=str(ROOT / "data_cache" / "eval"))
     ap.add_argument("--sample-n", type=int, default=6, help="unseen sequences in the shipped test sample")
     ap.add_argument("--no-write", action="store_true", help="do not write RESULTS.md / checkpoints/eval")
+    ap.add_argument("--workers", type=int, default=2, help="processes (the two splits run in parallel with 2)")
     args = ap.parse_args()
 
     import torch
 
     from unihm_core.data.dataset import SyntheticDataset
-    from unihm_core.eval import (NOMASK_DIR, SAMPLE_DIR, SAMPLE_METRICS, EvalConfig, EvalModels, evaluate,
-                                 evaluate_sample, load_models, save_result, write_sample)
+    from unihm_core.eval import (NOMASK_DIR, SAMPLE_DIR, SAMPLE_METRICS, EvalConfig, evaluate_sample, load_models,
+                                 save_result, write_sample)
 
     torch.set_num_threads(1)
     t0 = time.time()
     ds = SyntheticDataset(args.data)
-    methods = ["unihm", "no_refine", "no_depth", "retrieval", "retrieval_q0"]
+    methods = ["unihm", "no_refine", "no_depth", "retrieval", "retrieval_q0", "oracle"]
     notes = []
     if (NOMASK_DIR / "config.yaml").exists():
         methods.insert(2, "no_mask")
     else:
         notes.append(f"w/o masked training: not run (no checkpoint in {NOMASK_DIR.relative_to(ROOT)}).")
     seeds = tuple(int(s) for s in args.seeds.split(","))
-    models = EvalModels()
     results = {}
-    for split in ("unseen", "seen"):
-        cfg = EvalConfig(split=split, methods=tuple(methods), n=args.n, seeds=seeds)
-        models = load_models(cfg, models)
-        res = evaluate(ds, cfg, models, progress=lambda s: print(s, flush=True))
+    if args.workers > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as pool:
+            futs = {split: pool.submit(_run_split, split, args.data, tuple(methods), args.n, seeds)
+                    for split in ("unseen", "seen")}
+            results = {split: f.result() for split, f in futs.items()}
+    else:
+        results = {split: _run_split(split, args.data, tuple(methods), args.n, seeds) for split in ("unseen", "seen")}
+    for split, res in results.items():
         save_result(res, Path(args.out_dir) / f"eval_{split}.json")
-        results[split] = res
         print(f"{split}: {res['timings_s']}", flush=True)
+    models = load_models(EvalConfig(methods=("unihm",)))
     vlm_metrics = {}
     vm = ROOT / "checkpoints" / "vlm" / "metrics.json"
     if vm.exists():
@@ -190,17 +222,30 @@ def main() -> int:
             "full_evaluation": full, "n_per_split": args.n, "seeds": list(seeds), "dataset": Path(args.data).name,
             "vlm_train_seconds": vlm_metrics.get("train_seconds")}, indent=1), encoding="utf-8")
     elapsed = time.time() - t0
+    vlm_data = vlm_metrics.get("data")
+    if vlm_data and vlm_data != Path(args.data).name:
+        notes.append(f"the shipped VLM was trained on the dataset '{vlm_data}', not on '{Path(args.data).name}': "
+                     "its 'seen' split here is not the data it was trained on (both splits are unseen to it).")
+    enc_m = ROOT / "checkpoints" / "motion_encoder" / "metrics.json"
+    if enc_m.exists():
+        em = json.loads(enc_m.read_text())
+        notes.append(f"motion encoder: trained on '{em['data']}' ({em['sequences']['seen']} seen sequences), held-out "
+                     f"task accuracy {em['heldout_unseen']['task_acc']:.2f} (chance {em['chance_task_acc']:.2f}), "
+                     f"category accuracy {em['heldout_unseen']['category_acc']:.2f}.")
     body = [
         "## Evaluation tables (paper Table 1 / Table 4 shape)",
         "",
-        f"Generated by `bench/eval_tables.py` ({elapsed / 60:.1f} min, one thread): the first {args.n} sequences of "
+        f"Generated by `bench/eval_tables.py` ({elapsed / 60:.1f} min wall, {args.workers} process(es), one torch "
+        f"thread each): the first {args.n} sequences of "
         f"each split of the synthetic dataset `{Path(args.data).name}` "
         f"({len(ds.split('seen'))} seen / {len(ds.split('unseen'))} unseen sequences in the folder when run), "
         f"every hand the shipped VLM supports ({', '.join(results['unseen']['hands'])}), scored per hand on the "
         "sequences whose ground truth passed validation, then averaged over hands; ± is the standard deviation over "
         f"{len(seeds)} sampling seeds (seed k uses instruction k mod 5). Inputs: the ground-truth object trajectory, "
         "the object points and the ground-truth frame-0 hand state q0; definitions of every method and metric in "
-        "`unihm_core/eval.py`. FID / Diversity are in the 32-D feature space of our motion encoder "
+        "`unihm_core/eval.py`. `retrieval` is the baseline the issue asks for (instruction embedding + category); "
+        "`retrieval from q0` also gets q0 like UniHM does; the last row decodes the ground truth's own tokens "
+        "(what a perfect VLM would get through this tokenizer). FID / Diversity are in the 32-D feature space of our motion encoder "
         "(`checkpoints/motion_encoder`, trained on the seen split), so their scale is not DexYCB's.",
         "",
         "**The paper's numbers are on DexYCB (real human grasps, the paper's encoder and models); ours are on "

@@ -43,6 +43,9 @@ Methods (``--ablation``):
 * ``retrieval_q0``: the same baseline also given q0 (the input UniHM gets): among the five
   best instruction matches it takes the one whose initial hand pose is closest to q0, and it
   starts the carried motion at q0 (blended out before the grasp, back in over the retreat).
+* ``oracle`` (a reference, not a method): the ground truth's own tokens E_h(Q) decoded by D_h
+  and refined, the best a VLM writing this tokenizer's tokens can do; it separates the
+  VLM's error from the tokenizer's. It does not depend on the seed and is computed once.
 
 Metrics (:mod:`unihm_core.metrics.motion`, :mod:`unihm_core.metrics.physical`): per
 trajectory MPJPE [mm], FPL [mm], FOL [deg], penetration (max over frames) [mm], contact
@@ -69,11 +72,12 @@ from unihm_core.paths import CHECKPOINTS_DIR
 
 #: ``--ablation`` values and the method each selects.
 ABLATIONS = {"none": "unihm", "no_refine": "no_refine", "no_depth": "no_depth", "no_mask": "no_mask",
-             "retrieval": "retrieval", "retrieval_q0": "retrieval_q0"}
+             "retrieval": "retrieval", "retrieval_q0": "retrieval_q0", "oracle": "oracle"}
 METHODS = tuple(ABLATIONS.values())
 METHOD_LABELS = {"unihm": "UniHM (ours)", "no_refine": "w/o physical refinement", "no_depth": "w/o depth input",
                  "no_mask": "w/o masked training", "retrieval": "NN retrieval + refinement",
-                 "retrieval_q0": "NN retrieval from q0 + refinement"}
+                 "retrieval_q0": "NN retrieval from q0 + refinement",
+                 "oracle": "GT tokens decoded + refinement (tokenizer bound)"}
 NOMASK_DIR = CHECKPOINTS_DIR / "vlm_nomask"
 TRAJ_METRICS = ("mpjpe_mm", "fol_deg", "fpl_mm", "penetration_mm", "contact_mm", "jerk_m_s3")
 SET_METRICS = ("fid", "diversity")
@@ -150,7 +154,7 @@ def load_models(config: EvalConfig, models: EvalModels | None = None) -> EvalMod
 
     m = models or EvalModels()
     tok = None
-    needs_vlm = any(x in config.methods for x in ("unihm", "no_refine", "no_depth"))
+    needs_vlm = any(x in config.methods for x in ("unihm", "no_refine", "no_depth", "oracle"))
     if (needs_vlm and m.vlm is None) or ("no_mask" in config.methods and m.vlm_nomask is None):
         from unihm_core.tokenizer import Tokenizer
 
@@ -419,6 +423,14 @@ def evaluate(data, config: EvalConfig, models: EvalModels | None = None, progres
                 outputs[meth] = [refine(hand, q, c["points"], c["poses"], normals=c["normals"]).q
                                  for q, c in zip(raw, cases)]
                 timings["refine"] += time.perf_counter() - t0
+            if "oracle" in config.methods:
+                if seed == config.seeds[0]:
+                    t0 = time.perf_counter()
+                    tok = m.vlm._hand_tok()
+                    oracle = [refine(hand, tok.reconstruct(h, c["q_gt"], c["poses"]), c["points"], c["poses"],
+                                     normals=c["normals"]).q for c in cases]
+                    timings["refine"] += time.perf_counter() - t0
+                outputs["oracle"] = oracle
             t0 = time.perf_counter()
             for meth in config.methods:
                 rows, feats = [], []
