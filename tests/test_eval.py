@@ -25,7 +25,7 @@ from unihm_core.eval import (
 )
 from unihm_core.errors import ConfigError
 
-METHODS = ("unihm", "no_refine", "no_depth", "retrieval")
+METHODS = ("unihm", "no_refine", "no_depth", "retrieval", "retrieval_q0", "oracle")
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,9 @@ def test_harness_end_to_end(tiny, models):
         for i in range(2):
             hands_mean = np.mean([r["per_hand"][h]["per_seed"][i]["mpjpe_mm"] for h in res["hands"]])
             assert r["per_seed"][i]["mpjpe_mm"] == pytest.approx(hands_mean)
+    # the oracle (GT tokens decoded) does not depend on the seed
+    o = res["methods"]["oracle"]["per_seed"]
+    assert o[0]["mpjpe_mm"] == o[1]["mpjpe_mm"] and res["methods"]["oracle"]["std"]["fol_deg"] == 0.0
     # refinement changes the decoded trajectories (same tokens, so the same seeds' rows differ only by it)
     assert res["methods"]["unihm"]["mean"]["mpjpe_mm"] != res["methods"]["no_refine"]["mean"]["mpjpe_mm"]
     table = format_table(res)

@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="dataset folder (unihm data build)")
     p.add_argument("--split", choices=("seen", "unseen"), default="unseen")
     p.add_argument("--ablation", default="none",
-                   help="none|no_depth|no_mask|no_refine|retrieval, or several comma-separated")
+                   help="none|no_depth|no_mask|no_refine|retrieval|retrieval_q0|oracle, or several comma-separated")
     p.add_argument("--n", type=int, default=None, help="evaluate the first N sequences of the split (default all)")
     p.add_argument("--seeds", default="0,1,2", help="sampling seeds, comma-separated")
     p.add_argument("--hands", default=None, help="comma-separated hands (default: every hand the VLM supports)")
