@@ -205,8 +205,8 @@ def generate_feedback(model, examples: list, *, temperature: float, top_k: int, 
     """Autoregressive sampling with the sampled tokens fed back as context (teacher-forced models).
 
     Slot i's context is E_h(q0) for i = 0 and the token sampled at slot i-1 otherwise (the
-    training inputs of :meth:`DexHandVLM.collate` at mask rate 0); the full sequence is
-    recomputed at every step (causal attention makes later slots invisible to slot i).
+    training inputs of :meth:`DexHandVLM.collate` at mask rate 0). The prefix is run once and
+    each slot reuses the decoder's KV cache (causal attention: slot i sees slots 0..i only).
     Returns one (N_b,) array of codebook indices per example.
     """
     import torch
@@ -221,13 +221,18 @@ def generate_feedback(model, examples: list, *, temperature: float, top_k: int, 
         batch = model.collate(exs, mask_rate=0.0)
         S0, N = model.prefix_len, batch.traj.shape[1]
         code_lo = model.layout.code_lo
+        decoder = model.qwen.model
+        emb = model.embed(batch)
+        res = decoder(inputs_embeds=emb[:, :S0], use_cache=True)
+        cache = res.cache
+        slot_emb = model.qwen.get_input_embeddings()
+        traj = model.traj_enc(batch.traj) * batch.valid[..., None]
         out = torch.zeros((len(exs), N), dtype=torch.int64)
         for i in range(N):
-            if i > 0:
-                batch.ids[:, S0 + i] = code_lo + out[:, i - 1]
-            hidden = model.qwen.model(inputs_embeds=model.embed(batch)[:, :S0 + i + 1],
-                                      use_cache=False).last_hidden_state[:, -1]
-            out[:, i] = sample_logits(model.hand_logits(hidden), temperature, top_k, top_p, gen)
+            x = emb[:, S0:S0 + 1] if i == 0 else (slot_emb(code_lo + out[:, i - 1:i]) + traj[:, i:i + 1])
+            res = decoder(inputs_embeds=x, cache=cache, use_cache=True)
+            cache = res.cache
+            out[:, i] = sample_logits(model.hand_logits(res.last_hidden_state[:, -1]), temperature, top_k, top_p, gen)
     model.train(was_training)
     return [out[b, :len(e.traj)].numpy() for b, e in enumerate(exs)]
 
