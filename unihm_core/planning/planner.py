@@ -188,7 +188,7 @@ def place_height(heightmap: Heightmap, place_xy: np.ndarray, start_z: float, rad
 
 
 def plan(scene, grounding, hand: str, planner: Planner | None = None, *,
-         trajectory_config=None, place_source: str = "network") -> Plan:
+         trajectory_config=None, place_source: str = "grounding") -> Plan:
     """Plan the object trajectory and q0 for a perceived scene and its grounding.
 
     Args:
@@ -198,8 +198,10 @@ def plan(scene, grounding, hand: str, planner: Planner | None = None, *,
         hand: hand name for q0.
         planner: a loaded :class:`Planner` (default: the shipped checkpoint).
         trajectory_config: :class:`~unihm_core.planning.trajectory.TrajectoryConfig`.
-        place_source: ``"network"`` (transport stream) or ``"grounding"`` (the rule-based place
-            target when grounding found one, else the network's).
+        place_source: ``"grounding"`` (default: the rule-based place target when grounding
+            found one, else the network's transport prediction) or ``"network"`` (always the
+            transport stream). The default prefers grounding because the shipped network's
+            held-out place error is ~20 cm (docs/RESULTS.md, planner section).
     """
     from unihm_core.planning.heightmap import heightmap_from_rgbd
     from unihm_core.planning.initial_pose import approach_frame, initial_hand_pose

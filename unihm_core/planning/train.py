@@ -53,7 +53,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 0
-    max_seconds: float = 480.0
+    max_seconds: float = 540.0
     threads: int = 2
     log_every: int = 25
 
