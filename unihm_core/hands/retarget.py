@@ -140,18 +140,20 @@ def knuckles(model: HandModel, q: np.ndarray | None = None) -> np.ndarray:
 def canonical_frame(hand: str) -> tuple[np.ndarray, np.ndarray]:
     """Rotation of the canonical hand frame in the root frame, and the knuckle centroid.
 
-    Derived from the model with the wrist at identity and fingers at zero: +z from the root
-    towards the centroid of the non-thumb knuckles, +y from the last finger's knuckle towards
-    the index finger's (for a two-finger gripper: from the right to the left fingertip).
+    Derived from the model with the wrist at identity and fingers at zero (straight): +z
+    from the non-thumb knuckles' centroid towards their fingertips' centroid (the finger
+    direction; robust where the knuckles sit at the root, as on the Allegro hand), +y from
+    the last finger's knuckle towards the index finger's (for a two-finger gripper: +z from
+    the root towards the fingertips, +y from the right to the left fingertip).
     """
     model = load_hand(hand)
+    tips = model.fingertip_positions(model.zero())
     if len(model.fingertip_links) == 2:
-        pts = model.fingertip_positions(model.zero())
-        centroid, y = pts.mean(0), pts[0] - pts[1]
+        centroid, y, z = tips.mean(0), tips[0] - tips[1], tips.mean(0)
     else:
         k = knuckles(model)
-        centroid, y = k[1:].mean(0), k[1] - k[-1]
-    z = centroid / np.linalg.norm(centroid)
+        centroid, y, z = k[1:].mean(0), k[1] - k[-1], tips[1:].mean(0) - k[1:].mean(0)
+    z = z / np.linalg.norm(z)
     y = y - z * (y @ z)
     y /= np.linalg.norm(y)
     return np.stack([np.cross(y, z), y, z], axis=1), centroid
