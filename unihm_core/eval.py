@@ -302,8 +302,9 @@ def evaluate(data, config: EvalConfig, models: EvalModels | None = None, progres
 
     Returns a JSON-ready dict: ``config``, ``dataset``, ``hands``, ``sequences`` (ids),
     ``cases_per_hand``, ``gt`` (per hand and mean: diversity, physical metrics), ``methods``
-    (per method: ``per_hand`` {hand: {mean, std, per_seed}}, ``mean`` / ``std`` / ``per_seed``
-    over hands, plus ``notes``), ``timings_s``.
+    (per method: ``label``, ``per_hand`` {hand: {mean, std, per_seed}}, ``mean`` / ``std`` /
+    ``per_seed`` over hands), ``timings_s``. Hands with fewer than two valid sequences in the
+    subset are left out (FID and Diversity need two); ``cases_per_hand`` lists them all.
     """
     from unihm_core.data.dataset import SyntheticDataset
     from unihm_core.metrics.motion import diversity, fid
