@@ -172,3 +172,26 @@ def test_shipped_vlm_beats_retrieval_on_unseen_sample(models):
     assert got["pairs"] == recorded["sample"]["pairs"] >= 20
     assert got["retrieval_mpjpe_mm"] == pytest.approx(recorded["sample"]["retrieval_mpjpe_mm"], rel=1e-4)
     assert got["unihm_mpjpe_mm"] < recorded["threshold_mm"]
+
+
+def test_shipped_motion_encoder_separates_perturbed_motion():
+    """FID in the shipped encoder's space grows with a wrist offset of the sample's GT human motions."""
+    from unihm_core.metrics import MotionEncoder, diversity, fid
+
+    enc = MotionEncoder.load()
+    meta = json.loads((SAMPLE_DIR / "unseen_sample.json").read_text())
+    items = [i for i, it in enumerate(meta["items"]) if "human" in it["hands"]]
+    with np.load(SAMPLE_DIR / "unseen_sample.npz") as z:
+        cases = [(z[f"{i}/q_gt/human"].astype(np.float64), z[f"{i}/object_poses"].astype(np.float64)) for i in items]
+    real = enc.encode([enc.features("human", q, P) for q, P in cases])
+    assert real.shape == (len(cases), enc.config.feature_dim) and diversity(real) > 0
+    values = []
+    for off in (0.0, 0.03, 0.10):
+        moved = []
+        for q, P in cases:
+            q2 = q.copy()
+            q2[:, 2] += off                                  # the whole motion lifted by `off` metres
+            moved.append(enc.features("human", q2, P))
+        values.append(fid(real, enc.encode(moved)))
+    assert values[0] == pytest.approx(0.0, abs=1e-6)
+    assert values[0] < values[1] < values[2]
