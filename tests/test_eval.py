@@ -33,7 +33,8 @@ def tiny(tmp_path_factory):
     from unihm_core.data.dataset import DatasetConfig, build_dataset
 
     root = tmp_path_factory.mktemp("eval_ds")
-    build_dataset(root, DatasetConfig(n=4, seed=0, hands=("allegro",), render=False, workers=1), progress=lambda s: None)
+    cfg = DatasetConfig(n=4, seed=0, hands=("allegro",), render=False, workers=1)
+    build_dataset(root, cfg, progress=lambda s: None)
     return root
 
 

@@ -238,7 +238,8 @@ def generate_feedback(model, examples: list, *, temperature: float, top_k: int, 
 
 
 # ---------------------------------------------------------------------------------- one trajectory's metrics
-def _trajectory_metrics(hand, q: np.ndarray, gt: dict | None, case: dict) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+def _trajectory_metrics(hand, q: np.ndarray, gt: dict | None,
+                        case: dict) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """Metrics of one trajectory, its MPJPE joints (T, J, 3), root poses (T, 4, 4) and clamped copy."""
     from unihm_core.hands import q_to_wrist_pose
     from unihm_core.metrics.motion import fol_deg, fpl_mm, joint_link_indices, mpjpe_mm

@@ -11,9 +11,9 @@ without it as ``retrieval`` and with it as ``retrieval_q0``), the baseline retur
    highest cosine similarity of one of their instructions to the query in all-MiniLM-L6-v2
    space (the frozen sentence encoder of :mod:`unihm_core.perception.text_encoder`) and take
    the best; with q0, among the ``top_k`` (5) best take the one whose initial hand pose,
-   relative to its object, is closest to q0's (position [m] + 0.1 m per radian of rotation), so a top grasp is answered with a top
-   grasp. Ties go to the lower pool index. The query's own sequence can be excluded
-   (leave-one-out on the seen split).
+   relative to its object, is closest to q0's (position [m] + 0.1 m per radian of
+   rotation), so a top grasp is answered with a top grasp. Ties go to the lower pool index.
+   The query's own sequence can be excluded (leave-one-out on the seen split).
 2. **Move onto the target trajectory** (:func:`carry_motion`): the recorded wrist pose is
    expressed in its object's *anchored frame* ``C(t) = P(t) P(0)^-1 Trans(p(0))`` (the
    object's rigid motion since frame 0, applied to a world-aligned frame at its start

@@ -93,7 +93,8 @@ def frame_features(hand, q: np.ndarray, object_poses: np.ndarray, hands: tuple[s
     tips = hand.fingertip_positions(q)                                      # (T, F, 3) world
     tips = np.einsum("tij,tfj->tfi", inv[:, :3, :3], tips) + inv[:, None, :3, 3]
     if tips.shape[1] > TIP_SLOTS:
-        raise InputError(f"hand {hand.name} has {tips.shape[1]} fingertips; the motion encoder takes at most {TIP_SLOTS}")
+        raise InputError(f"hand {hand.name} has {tips.shape[1]} fingertips; the motion encoder takes at most "
+                         f"{TIP_SLOTS}")
     if tips.shape[1] < TIP_SLOTS:
         fill = np.repeat(tips.mean(axis=1, keepdims=True), TIP_SLOTS - tips.shape[1], axis=1)
         tips = np.concatenate([tips, fill], axis=1)
