@@ -1,0 +1,132 @@
+"""The launched app: a gradio_client call and a real browser (Debian chromium + Playwright).
+
+Both go through the whole stack: upload, generate (with SAPIEN video), download.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import in_ci
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "assets" / "examples" / "mug_into_bowl"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = _free_port()
+    out = tmp_path_factory.mktemp("outputs")
+    env = dict(os.environ, UNIHM_OUTPUT_DIR=str(out), GRADIO_ANALYTICS_ENABLED="False")
+    log = open(out / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app exited early:\n{(out / 'app.log').read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        pytest.fail("app did not start within 300 s")
+    yield url, out
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_gradio_client_generate_and_download(app_url):
+    from gradio_client import Client, handle_file
+
+    from unihm_core.export import validate_json
+
+    url, out = app_url
+    client = Client(url, verbose=False)
+    result = client.predict(
+        handle_file(str(EXAMPLE / "color.png")), handle_file(str(EXAMPLE / "depth.png")),
+        (EXAMPLE / "camera.json").read_text(), None, json.loads((EXAMPLE / "example.json").read_text())["instruction"],
+        "allegro", 0, 0.7, 0.95, True, False, 1000.0, 1.0, 1.0, 1.0, api_name="/generate")
+    files = result[11]
+    paths = [f if isinstance(f, str) else f.get("path") for f in files]
+    names = {Path(p).name for p in paths}
+    assert {"trajectory.json", "trajectory.npz", "trajectory.csv", "meta.json", "report.json"} <= names
+    doc = json.loads(Path(next(p for p in paths if p.endswith("trajectory.json"))).read_text())
+    validate_json(doc)
+    assert doc["hand"] == "allegro" and len(doc["q_refined"]) == doc["num_frames"]
+    # the session's files live in its own folder under UNIHM_OUTPUT_DIR
+    assert list(out.glob("*/run_*/trajectory.json"))
+
+
+def test_gradio_client_bad_input_is_a_clear_error(app_url):
+    from gradio_client import Client, handle_file
+
+    url, _ = app_url
+    client = Client(url, verbose=False)
+    with pytest.raises(Exception, match="intrinsics"):
+        client.predict(handle_file(str(EXAMPLE / "color.png")), handle_file(str(EXAMPLE / "depth.png")),
+                       "not json", None, "pick up the mug", "allegro", 0, 0.7, 0.95, True, False,
+                       1000.0, 1.0, 1.0, 1.0, api_name="/generate")
+
+
+def test_browser_generate_video_plots_and_download(app_url, tmp_path):
+    if not Path(CHROMIUM).exists():
+        if in_ci():
+            pytest.fail("chromium is missing; `make setup` installs it")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    url, _ = app_url
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                          "--disable-component-update", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+        page.goto(url)
+        page.get_by_role("button", name="mug into bowl").click()
+        page.wait_for_timeout(5000)  # let the example's files upload into the inputs
+        page.get_by_label("Hand").first.click()
+        page.get_by_role("option", name="shadow").click()
+        page.get_by_role("button", name="Generate", exact=True).click()
+        page.get_by_role("tab", name="Hand", exact=True).click()
+        try:
+            page.wait_for_selector("video", timeout=240_000)
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            print("screenshot:", tmp_path / "failure.png", page.locator(".toast-body").all_inner_texts())
+            raise
+        page.get_by_role("tab", name="Energy", exact=True).click()
+        page.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)
+        page.get_by_role("tab", name="Export", exact=True).click()
+        link = page.locator('a[data-testid="download-link"][download="trajectory.json"]').first
+        with page.expect_download(timeout=60_000) as dl:
+            link.click()
+        saved = tmp_path / "trajectory.json"
+        dl.value.save_as(saved)
+        doc = json.loads(saved.read_text())
+        assert doc["hand"] == "shadow" and doc["q_refined"]
+        page.get_by_role("tab", name="Hand", exact=True).click()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ROOT / "docs" / "screenshot_generate.png"), full_page=True)
+        browser.close()
