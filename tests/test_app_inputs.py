@@ -67,3 +67,12 @@ def test_options_validated():
         GenerateOptions(temperature=-1)
     with pytest.raises(InputError, match="top_p"):
         GenerateOptions(top_p=0)
+
+
+def test_physics_check_needs_a_result():
+    import gradio as gr
+
+    from app.generate_tab import make_physics_check
+
+    with pytest.raises(gr.Error, match="Generate first"):
+        make_physics_check()(None)
