@@ -137,6 +137,46 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    """RGB-D + instruction -> trajectory files (see DESIGN.md: trajectory.json/.npz/.csv, meta.json,
+    report.json, render.mp4 with --render)."""
+    from pathlib import Path
+
+    from unihm_core.export import TrajectoryExport, write_export
+    from unihm_core.hands import available_hands
+    from unihm_core.pipeline import GenerateOptions, Pipeline
+
+    if args.hand not in available_hands():  # fail before loading the models
+        raise UniHMError(f"unknown hand {args.hand!r}; choose one of {', '.join(available_hands())}")
+    out = Path(args.out)
+    pipe = Pipeline.load()
+    res = pipe.generate(args.rgb, args.depth, args.intrinsics, args.instruction, hand=args.hand, seed=args.seed,
+                        options=GenerateOptions(refine=not args.no_refine, temperature=args.temperature))
+    exp = TrajectoryExport(hand=res.hand, joint_names=list(res.joint_names), q_raw=res.raw.q,
+                           q_refined=None if res.refined is None else res.refined.q,
+                           object_poses_world=res.plan.object_poses, seed=res.seed, instruction=res.instruction,
+                           metrics={k: {m: v for m, v in d.items() if m != "penetration_per_frame_mm"}
+                                    for k, d in res.metrics.items()},
+                           extra_meta={"timings_s": res.timings_s, "task": res.plan.task})
+    paths = write_export(exp, out)
+    if args.render:
+        from unihm_core.sim.video import TrajectoryVideoRenderer
+
+        import trimesh
+
+        vr = TrajectoryVideoRenderer()
+        mesh = trimesh.Trimesh(res.target.points).convex_hull
+        frames = vr.frames(res.hand, res.raw.q, None if res.refined is None else res.refined.q, mesh,
+                           res.plan.object_poses, camera_extrinsics=res.scene.camera_to_world)
+        vr.write_mp4(frames, out / "render.mp4")
+    (out / "report.json").write_text(json.dumps(res.report(), indent=1))
+    print(json.dumps({"out": str(out), "files": sorted(p.name for p in out.iterdir()), "task": res.plan.task,
+                      "target": res.target.description, "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()}},
+                     indent=2))
+    del paths
+    return 0
+
+
 def cmd_train_all(args: argparse.Namespace) -> int:
     """Everything `make train` does: dataset -> tokenizer -> planner -> motion encoder -> VLM."""
     from pathlib import Path
@@ -214,6 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--palm", default=None, help="palm link (default: common ancestor of the fingertips)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_hands_add)
+    p = sub.add_parser("generate", help="RGB-D frame + instruction -> hand trajectory files")
+    p.add_argument("--rgb", required=True, help="colour image (PNG/JPEG)")
+    p.add_argument("--depth", required=True, help="depth: uint16 PNG in millimetres or float .npy in metres")
+    p.add_argument("--intrinsics", required=True, help="camera.json with fx, fy, cx, cy [px]")
+    p.add_argument("--instruction", required=True)
+    p.add_argument("--hand", default="shadow")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--render", action="store_true", help="also write render.mp4 (SAPIEN)")
+    p.add_argument("--no-refine", action="store_true", help="skip the physics-guided refinement")
+    p.set_defaults(func=cmd_generate)
     data = sub.add_parser("data", help="synthetic dataset: build, show").add_subparsers(dest="data_command",
                                                                                       required=True)
     p = data.add_parser("build", help="build or resume a synthetic HOI dataset")
