@@ -158,7 +158,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                            metrics={k: {m: v for m, v in d.items() if m != "penetration_per_frame_mm"}
                                     for k, d in res.metrics.items()},
                            extra_meta={"timings_s": res.timings_s, "task": res.plan.task})
-    paths = write_export(exp, out)
+    write_export(exp, out)
     if args.render:
         from unihm_core.sim.video import TrajectoryVideoRenderer
 
@@ -173,7 +173,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(json.dumps({"out": str(out), "files": sorted(p.name for p in out.iterdir()), "task": res.plan.task,
                       "target": res.target.description, "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()}},
                      indent=2))
-    del paths
     return 0
 
 
