@@ -9,9 +9,11 @@ the page is closed (``demo.unload``).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from unihm_core import InputError
 from unihm_core.paths import OUTPUT_DIR
 
 SESSION_TTL_S = 3600
+RUNS_KEPT_PER_SESSION = 3  # older runs of a session are deleted when a new one starts
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 _lock = threading.Lock()
 
@@ -32,13 +35,29 @@ def session_dir(session_hash: str | None) -> Path:
     return path
 
 
+def prune(now: float | None = None) -> None:
+    """Delete session folders untouched for longer than :data:`SESSION_TTL_S` (abandoned
+    sessions, e.g. API clients that never close), so disk use stays bounded."""
+    now = time.time() if now is None else now
+    if not OUTPUT_DIR.exists():
+        return
+    for folder in OUTPUT_DIR.iterdir():
+        if folder.is_dir() and now - folder.stat().st_mtime > SESSION_TTL_S:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def new_run_dir(session_hash: str | None) -> Path:
-    """A fresh numbered sub-folder for one generation."""
+    """A fresh numbered sub-folder for one generation; keeps the session's last few runs only."""
+    prune()
     root = session_dir(session_hash)
     with _lock:
-        n = 1 + max((int(p.name[4:]) for p in root.glob("run_*") if p.name[4:].isdigit()), default=0)
+        runs = sorted((int(p.name[4:]), p) for p in root.glob("run_*") if p.name[4:].isdigit())
+        n = 1 + (runs[-1][0] if runs else 0)
+        for _, old in runs[: max(0, len(runs) - (RUNS_KEPT_PER_SESSION - 1))]:
+            shutil.rmtree(old, ignore_errors=True)
         path = root / f"run_{n:04d}"
         path.mkdir()
+        os.utime(root)  # the session is active
     return path
 
 

@@ -76,3 +76,20 @@ def test_physics_check_needs_a_result():
 
     with pytest.raises(gr.Error, match="Generate first"):
         make_physics_check()(None)
+
+
+def test_runs_bounded_and_abandoned_sessions_pruned(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import app.session as s
+
+    monkeypatch.setattr(s, "OUTPUT_DIR", tmp_path)
+    runs = [s.new_run_dir("busy") for _ in range(6)]
+    kept = sorted(p.name for p in (tmp_path / "busy").iterdir())
+    assert kept == [r.name for r in runs[-s.RUNS_KEPT_PER_SESSION:]]
+    old = s.new_run_dir("abandoned").parent
+    past = time.time() - s.SESSION_TTL_S - 10
+    os.utime(old, (past, past))
+    s.new_run_dir("other")
+    assert not old.exists() and (tmp_path / "busy").exists()
