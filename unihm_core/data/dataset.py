@@ -346,6 +346,15 @@ class SyntheticDataset:
     def split(self, split: str) -> list[dict]:
         return [r for r in self.records if r["split"] == split]
 
+    def train_heldout(self, max_sequences: int | None = None, purpose: str = "train on") -> tuple[list, list]:
+        """(seen, unseen) records, each cut to ``max_sequences``; raises when there is nothing seen."""
+        seen, unseen = self.split("seen"), self.split("unseen")
+        if max_sequences is not None:
+            seen, unseen = seen[:max_sequences], unseen[:max_sequences]
+        if not seen:
+            raise InputError(f"dataset {self.root} has no 'seen' sequences to {purpose}")
+        return seen, unseen
+
     def arrays(self, seq_id: str) -> dict[str, np.ndarray]:
         """Every stored array of sequence ``seq_id`` (keys as in SEQUENCE_ARRAYS)."""
         rec = self._by_id[seq_id]

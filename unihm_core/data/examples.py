@@ -80,14 +80,12 @@ def check_example(folder: Path) -> str | None:
         return f"grounding failed: {exc}"
     target_world = np.array(scene_meta["objects"][0]["position_m"])
     inst = scene.instances[g.target]
-    centroid = np.asarray(inst.centroid_world)
     # the world frame of perception is estimated; compare in the camera frame instead
     cam = np.array(scene_meta["camera"]["extrinsics"])
     target_cam = np.linalg.inv(cam)[:3, :3] @ target_world + np.linalg.inv(cam)[:3, 3]
     dist_xy = np.linalg.norm((np.asarray(inst.centroid_camera) - target_cam)[[0, 2]])
     if dist_xy > 0.06:
         return f"grounded instance {g.target} is {dist_xy:.3f} m from the true target"
-    del centroid
     return None
 
 

@@ -317,11 +317,7 @@ def train_motion_encoder(data_dir: str | Path, out_dir: str | Path, config: Moti
     torch.set_num_threads(threads)
     t_all = time.perf_counter()
     ds = SyntheticDataset(data_dir)
-    seen, unseen = ds.split("seen"), ds.split("unseen")
-    if max_sequences is not None:
-        seen, unseen = seen[:max_sequences], unseen[:max_sequences]
-    if not seen:
-        raise InputError(f"dataset {data_dir} has no 'seen' sequences to train the motion encoder on")
+    seen, unseen = ds.train_heldout(max_sequences, "train the motion encoder on")
     base = config or MotionEncoderConfig()
     hands = base.hands or _hand_names()
     cfg = MotionEncoderConfig.from_dict({**base.to_dict(), "hands": list(hands),

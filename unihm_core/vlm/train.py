@@ -278,11 +278,7 @@ def train_vlm(data_dir: str | Path, out_dir: str | Path, *, train_config: TrainC
     torch.set_num_threads(tc.threads)
     t_all = time.perf_counter()
     ds = SyntheticDataset(data_dir)
-    seen, unseen = ds.split("seen"), ds.split("unseen")
-    if max_sequences is not None:
-        seen, unseen = seen[:max_sequences], unseen[:max_sequences]
-    if not seen:
-        raise InputError(f"dataset {data_dir} has no 'seen' sequences to train on")
+    seen, unseen = ds.train_heldout(max_sequences)
     if tokenizer is None:
         from unihm_core.tokenizer import Tokenizer
 
