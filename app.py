@@ -6,12 +6,11 @@ import argparse
 import os
 
 from app.generate_tab import video_renderer
+from app.limits import HEAVY_CONCURRENCY, MAX_FILE_SIZE, QUEUE_MAX_SIZE
 from app.pipeline_provider import get_pipeline
 from app.rendering import get_renderer
 from app.ui import build_demo
 from unihm_core import UniHMError
-
-MAX_FILE_SIZE = "20mb"
 
 
 def main() -> None:
@@ -27,7 +26,7 @@ def main() -> None:
     except UniHMError as exc:
         print(f"warning: the Generate tab will not work: {exc}")
     demo = build_demo()
-    demo.queue(max_size=16, default_concurrency_limit=1)
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=HEAVY_CONCURRENCY)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
                 enable_monitoring=False, allowed_paths=[], show_error=False)
 

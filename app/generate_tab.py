@@ -4,6 +4,7 @@ Energy, Metrics, Export), plus re-refinement. Handlers only call the core and fo
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -12,11 +13,12 @@ import gradio as gr
 import numpy as np
 
 from app import plots
+from app.image_input import CheckedImage
 from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
 from unihm_core import HAND_NAMES, UniHMError
 from unihm_core.data.examples import EXAMPLES, example_dirs, load_example
 
-GENERATE_TIME_LIMIT_S = 180.0  # checked between stages (a running Gradio function cannot be cancelled)
+GENERATE_TIME_LIMIT_S = 180.0  # [s] checked between stages (a running Gradio function cannot be cancelled)
 RENDER_STRIDE = 2  # render every second frame into the video (15 fps playback of a 30 fps plan)
 
 _video_lock = threading.Lock()
@@ -88,13 +90,15 @@ def metrics_rows(result) -> list[list]:
     return rows
 
 
-def _outputs(result, run_dir: Path, render: bool):
+def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
     from unihm_core.perception import instance_table, mask_overlay
 
     t = time.perf_counter()
     video = render_video(result, run_dir) if render else None
     if render:
         result.timings_s["render"] = time.perf_counter() - t
+    if render_note:
+        result.warnings.append(render_note)
     overlay = mask_overlay(result.scene, target=result.target.index,
                            place=result.grounding.place.index if result.grounding.place is not None else None)
     table = [[r["index"], r["description"], r.get("score", "")] for r in
@@ -110,6 +114,17 @@ def _outputs(result, run_dir: Path, render: bool):
             plots.penetration_figure(result), metrics_rows(result), timings, files, result)
 
 
+def _outputs_in_new_run(result, request, render: bool, render_note: str = ""):
+    """Write the outputs into a fresh run folder of the session; on any failure the folder is
+    removed again, so a session never holds a partial run."""
+    run_dir = new_run_dir(request.session_hash if request else None)
+    try:
+        return _outputs(result, run_dir, render, render_note)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
 def make_generate(pipeline_provider):
     """The Generate handler bound to a pipeline provider (called once per request)."""
 
@@ -123,11 +138,16 @@ def make_generate(pipeline_provider):
 
             options = GenerateOptions(refine=bool(refine), temperature=float(temperature), top_p=float(top_p),
                                       refine_config=refine_config(lambda_c, w_gen, w_vel, w_acc))
+            t0 = time.perf_counter()
             result = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
                                    seed=int(seed), options=options, deadline_s=GENERATE_TIME_LIMIT_S,
                                    progress=lambda stage, frac: progress(frac, desc=stage))
+            render, note = bool(render), ""
+            if render and time.perf_counter() - t0 > GENERATE_TIME_LIMIT_S:
+                render, note = False, (f"the video was skipped: the time limit of {GENERATE_TIME_LIMIT_S:g} s was "
+                                       "reached before rendering")
             progress(0.95, desc="rendering and export")
-            return _outputs(result, new_run_dir(request.session_hash if request else None), bool(render))
+            return _outputs_in_new_run(result, request, render, note)
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -159,7 +179,7 @@ def make_rerefine(pipeline_provider):
             config = refine_config(lambda_c, w_gen, w_vel, w_acc)
             progress(0.2, desc="refinement")
             new = pipeline_provider().rerefine(result, config)
-            return _outputs(new, new_run_dir(request.session_hash if request else None), bool(render))
+            return _outputs_in_new_run(new, request, bool(render))
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -203,7 +223,7 @@ def create_generate_tab(pipeline_provider) -> None:
         state = gr.State(None, time_to_live=SESSION_TTL_S)
         with gr.Row():
             with gr.Column(scale=1):
-                rgb = gr.Image(label="RGB image", type="numpy", height=240)
+                rgb = CheckedImage(label="RGB image", height=240)
                 depth = gr.File(label="Depth (16-bit PNG in mm, or .npy in metres)", file_types=[".png", ".npy"],
                                 type="filepath")
                 intrinsics = gr.Textbox(label="Intrinsics (JSON: fx, fy, cx, cy [px], optional depth_scale, "

@@ -161,7 +161,12 @@ class GenerationResult:
 
 
 def check_instruction(text: str) -> str:
-    """Normalise and validate an instruction (non-empty, bounded, mostly letters)."""
+    """Normalise and validate an instruction (non-empty, at most ``MAX_INSTRUCTION_CHARS``).
+
+    The models understand English only. Text with fewer than 3 Latin letters (e.g. Chinese)
+    is refused here, before perception runs; Latin-script text in another language reaches
+    grounding, which refuses it when no word is known and lists the objects it found.
+    """
     if not isinstance(text, str):
         raise InputError("the instruction must be text")
     text = " ".join(text.split())
@@ -274,8 +279,9 @@ class Pipeline:
 
         def stage(name: str):
             if deadline_s is not None and time.perf_counter() - t_start > deadline_s:
-                raise InputError(f"time limit of {deadline_s:.0f} s reached before the {name} stage; "
-                                 "try again when the server is less busy")
+                raise InputError(f"time limit of {deadline_s:g} s reached before the {name} stage "
+                                 f"({time.perf_counter() - t_start:.1f} s spent); try again when the server "
+                                 "is less busy, or without refinement")
             if progress is not None:
                 progress(name, stages.index(name) / len(stages))
             return time.perf_counter()

@@ -29,6 +29,12 @@ other) and position, plus a text description ("a small red cylinder"). Grounding
 Directions are as the camera sees them: "left" is image left, "front"/"near" is towards
 the camera (table-frame -y), "behind"/"far" is away from it.
 
+Instructions in another language: the vocabulary above and the sentence encoder are English.
+When no word of the instruction is a known verb, object or colour and the scene holds more
+than one object, :class:`InputError` says the instruction could not be read, that English is
+expected, and lists the objects found (a lone object is simply grabbed). Text without any
+Latin letters is refused earlier by :func:`unihm_core.pipeline.check_instruction`.
+
 A click (pixel ``(u, v)``) selects the object under it (or the nearest within
 :data:`CLICK_RADIUS_PX`), replacing the target noun phrase; the sentence still gives
 task and place.
@@ -539,6 +545,12 @@ def ground(
         notes.append(f"target from the click at ({click[0]:.0f}, {click[1]:.0f})")
     else:
         if target_np.empty:
+            if len(scene.instances) > 1 and not verb:  # e.g. another language: no word is known
+                raise InputError(
+                    f"I could not read the instruction '{instruction}': none of its words is an action, object "
+                    "or colour I know (the models understand English, e.g. 'pick up the red can'). "
+                    f"I found: {_found_list(scene)}; say which one you mean in English, or click on it."
+                )
             if len(scene.instances) > 1:
                 raise InputError(
                     f"the instruction does not say which object ('{instruction}'). "

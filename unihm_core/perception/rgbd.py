@@ -21,11 +21,14 @@ rejected (it is a sign of a wrong file, not of a missing reading).
 
 Images are checked for size from the header *before* decoding (decompression bombs) and
 then fully decoded, so truncated or corrupt files fail here with :class:`InputError`
-instead of later with garbage pixels.
+instead of later with garbage pixels. ``.npy`` headers are read first: object arrays (which
+need pickle) and oversized arrays are refused before any data is loaded. Messages name the
+file but not its folder, so server paths are never shown to app users.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,32 +99,32 @@ def _open_image(path: Path, what: str, max_pixels: int):
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
-        raise InputError(f"{what} file {path} does not exist.")
+        raise InputError(f"{what} file {path.name} does not exist.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(
-            f"{what} file {path} declares an enormous image; refusing to decode it "
+            f"{what} file {path.name} declares an enormous image; refusing to decode it "
             f"(limit {max_pixels} pixels)."
         ) from None
     except UnidentifiedImageError:
-        raise InputError(f"{what} file {path} is not an image Pillow can read (use PNG or JPEG).") from None
+        raise InputError(f"{what} file {path.name} is not an image Pillow can read (use PNG or JPEG).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # e.g. a header cut short
-        raise InputError(f"{what} file {path} is truncated or corrupt ({exc}); re-export it.") from None
+        raise InputError(f"{what} file {path.name} is truncated or corrupt ({exc}); re-export it.") from None
     w, h = im.size
     if w * h > max_pixels:
         im.close()
         raise InputError(
-            f"{what} image {path} is {w}x{h} = {w * h} pixels, above the limit of {max_pixels}; "
+            f"{what} image {path.name} is {w}x{h} = {w * h} pixels, above the limit of {max_pixels}; "
             "downscale it (a 640x480 frame is plenty)."
         )
     try:
         im.load()  # force the full decode now: truncated files fail here
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         im.close()
-        raise InputError(f"{what} file {path} is truncated or corrupt ({exc}); re-export it.") from None
+        raise InputError(f"{what} file {path.name} is truncated or corrupt ({exc}); re-export it.") from None
     return im
 
 
@@ -168,7 +171,7 @@ def load_depth(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
             try:
                 if im.mode not in ("I;16", "I;16B", "I;16L", "I"):
                     raise InputError(
-                        f"depth PNG {path} has mode {im.mode!r}; it must be a single-channel 16-bit "
+                        f"depth PNG {path.name} has mode {im.mode!r}; it must be a single-channel 16-bit "
                         "image of millimetres (or give a float .npy in metres)."
                     )
                 arr = np.asarray(im)
@@ -176,7 +179,7 @@ def load_depth(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
                 im.close()
             if arr.dtype.kind in "iu" and arr.dtype != np.uint16:
                 if arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.uint16).max):
-                    raise InputError(f"depth PNG {path} holds values outside 0..65535; expected millimetres.")
+                    raise InputError(f"depth PNG {path.name} holds values outside 0..65535; expected millimetres.")
                 arr = arr.astype(np.uint16)
     else:
         arr = np.asarray(source)
@@ -194,23 +197,44 @@ def load_depth(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
     return np.ascontiguousarray(arr)
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from a ``.npy`` header, read without loading the data."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as f:
+            major, _ = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+            shape, _, dtype = read(f)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:  # not .npy, a .npz, a broken header
+        raise InputError(f"depth file {path.name} is not a readable .npy array ({exc}); save the depth with "
+                         "numpy.save(path, depth.astype(numpy.float32)).") from None
+    return tuple(shape), np.dtype(dtype)
+
+
 def _load_npy(path: Path, max_pixels: int) -> np.ndarray:
     if not path.is_file():
-        raise InputError(f"depth file {path} does not exist.")
+        raise InputError(f"depth file {path.name} does not exist.")
+    shape, dtype = _npy_header(path)
+    if dtype.hasobject:
+        raise InputError(f"depth file {path.name} is not a plain numeric array: it holds Python objects, which "
+                         "only load with pickle, and pickled data is refused for safety. Save a plain float32 "
+                         "array in metres.")
+    if math.prod(shape) > max_pixels:
+        raise InputError(f"depth array {path.name} has shape {shape}, above the limit of {max_pixels} values.")
     try:
         mm = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:  # object arrays, bad header
-        raise InputError(f"depth file {path} is not a plain numeric .npy array ({exc}).") from None
+        raise InputError(f"depth file {path.name} is not a plain numeric .npy array ({exc}).") from None
     except (OSError, EOFError) as exc:
-        raise InputError(f"depth file {path} is not a readable .npy file ({exc}).") from None
+        raise InputError(f"depth file {path.name} is not a readable .npy file ({exc}).") from None
     if not isinstance(mm, np.ndarray):
-        raise InputError(f"depth file {path} must hold a single array, not an archive.")
+        raise InputError(f"depth file {path.name} must hold a single array, not an archive.")
     if mm.size > max_pixels:
-        raise InputError(f"depth array {path} has {mm.size} values, above the limit of {max_pixels}.")
+        raise InputError(f"depth array {path.name} has {mm.size} values, above the limit of {max_pixels}.")
     try:
         return np.array(mm)
     except (OSError, ValueError) as exc:
-        raise InputError(f"depth file {path} is truncated ({exc}).") from None
+        raise InputError(f"depth file {path.name} is truncated ({exc}).") from None
 
 
 # ---------------------------------------------------------------------------------------
