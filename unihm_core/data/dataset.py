@@ -3,7 +3,9 @@
 One *sequence* = a tabletop scene (:mod:`~unihm_core.data.scenes`), a task, a human
 manipulation (:mod:`~unihm_core.data.motions`) that passed validation
 (:mod:`~unihm_core.data.validation`), its retargeting to every robot hand
-(:func:`unihm_core.hands.retarget.retarget_sequence`, wrist included, table frame), five
+(:func:`unihm_core.hands.retarget.retarget_sequence` in the object's frame, wrist included,
+stored in the table frame; the grasp held rigidly while the object moves,
+:mod:`~unihm_core.data.carry`), five
 instructions (:mod:`~unihm_core.data.instructions`), the object's oriented surface samples
 (object frame) and, with ``render``, the scene's RGB-D frame with instance masks.
 
@@ -129,7 +131,8 @@ class _Worker:
         from unihm_core.data.instructions import make_instructions
         from unihm_core.data.motions import SurfaceModel
         from unihm_core.data.scenes import sample_scene
-        from unihm_core.data.validation import validate_sequence
+        from unihm_core.data.carry import rigid_carry
+        from unihm_core.data.validation import moving_frames, validate_sequence
         from unihm_core.hands import load_hand, q_to_wrist_pose
         from unihm_core.hands.retarget import retarget_sequence
 
@@ -172,12 +175,14 @@ class _Worker:
         pts, nrm = s2.points, s2.normals
         arrays["obj_points"], arrays["obj_normals"] = pts.astype(np.float32), nrm.astype(np.float32)
         hands_valid, hand_reasons, tip_error = {}, {}, {}
+        moving = moving_frames(human.object_poses)
         for hand in cfg.hands:
-            res = retarget_sequence(human.keypoints, hand)
+            res = retarget_sequence(human.keypoints, hand, object_poses=human.object_poses)
             q = res.q
             if cfg.refine:
                 q = self._refine(hand, q, human.object_poses, s2)
             model = load_hand(hand)
+            q = rigid_carry(model, q, human.object_poses, moving)
             rep = validate_sequence(model.fingertip_positions(q), q_to_wrist_pose(q[:, :6]), human.object_poses, surface)
             hands_valid[hand] = rep.ok
             hand_reasons[hand] = list(rep.reasons)

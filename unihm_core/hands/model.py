@@ -57,17 +57,20 @@ def euler_xyz_to_matrix(r: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_euler_xyz(R: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`euler_xyz_to_matrix` (``ry`` in [-pi/2, pi/2])."""
-    from scipy.spatial.transform import Rotation
+    """Inverse of :func:`euler_xyz_to_matrix` (``ry`` in [-pi/2, pi/2]).
 
-    import warnings
-
+    From ``R = Rx(a) Ry(b) Rz(c)``: ``R02 = sin b``, ``(R12, R22) = cos b (-sin a, cos a)``,
+    ``(R01, R00) = cos b (-sin c, cos c)``. At ``b = +-pi/2`` only ``a +- c`` is determined;
+    then ``c = 0`` and ``a = atan2(R21, R11)``.
+    """
     R = np.asarray(R, float)
-    # Rx Ry Rz is the intrinsic x-y-z sequence, i.e. scipy's "XYZ". At ry = +-pi/2 only
-    # rx + rz is determined; scipy then sets rz = 0, which is a valid (if not unique) answer.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_euler("XYZ").reshape(R.shape[:-2] + (3,))
+    b = np.arcsin(np.clip(R[..., 0, 2], -1.0, 1.0))
+    a = np.arctan2(-R[..., 1, 2], R[..., 2, 2])
+    c = np.arctan2(-R[..., 0, 1], R[..., 0, 0])
+    lock = np.hypot(R[..., 0, 0], R[..., 0, 1]) < 1e-9
+    a = np.where(lock, np.arctan2(R[..., 2, 1], R[..., 1, 1]), a)
+    c = np.where(lock, 0.0, c)
+    return np.stack([a, b, c], axis=-1)
 
 
 def wrist_pose_to_q(T: np.ndarray) -> np.ndarray:
