@@ -117,6 +117,11 @@ class DynamicsReport:
         hand_tracking_error: max over frames and fingertips of the simulated fingertip's
             distance from its kinematic target [m] (large = the hand was blocked or pushed).
         object_positions: ``(T, 3)`` simulated object positions [m].
+        lost_at: first frame where the object is farther than ``held_tolerance`` from the plan
+            (None when held).
+        plan_moves_at: first frame where the plan moves the object by more than 1 cm from its
+            start (None when it never does); ``lost_at < plan_moves_at`` means the hand knocked
+            the object away before it was meant to move.
         notes: caveats of this run.
     """
 
@@ -127,6 +132,8 @@ class DynamicsReport:
     max_displacement: float
     hand_tracking_error: float
     object_positions: np.ndarray
+    lost_at: int | None = None
+    plan_moves_at: int | None = None
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
@@ -134,7 +141,8 @@ class DynamicsReport:
                 "final_position_error_m": round(self.final_position_error, 4),
                 "final_rotation_error_deg": round(self.final_rotation_error_deg, 2),
                 "max_displacement_m": round(self.max_displacement, 4),
-                "hand_tracking_error_m": round(self.hand_tracking_error, 4), "notes": list(self.notes)}
+                "hand_tracking_error_m": round(self.hand_tracking_error, 4), "lost_at_frame": self.lost_at,
+                "plan_moves_at_frame": self.plan_moves_at, "notes": list(self.notes)}
 
 
 def _pose(sapien, T: np.ndarray):
@@ -264,4 +272,8 @@ def dynamics_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndarr
     if not np.all(np.isfinite(positions)):
         raise InputError("dynamics_check: the simulation diverged (non-finite object pose); "
                          "check the trajectory for jumps between frames")
-    return DynamicsReport(outcome, tracking, err, ang, disp, tip_err, positions, notes)
+    off = np.flatnonzero(np.linalg.norm(positions - poses[:, :3, 3], axis=1) > config.held_tolerance)
+    moves = np.flatnonzero(np.linalg.norm(poses[:, :3, 3] - poses[0, :3, 3], axis=1) > 0.01)
+    return DynamicsReport(outcome, tracking, err, ang, disp, tip_err, positions,
+                          lost_at=int(off[0]) if len(off) else None,
+                          plan_moves_at=int(moves[0]) if len(moves) else None, notes=notes)
