@@ -13,7 +13,7 @@ import gradio as gr
 import numpy as np
 
 from app import plots
-from app.image_input import CheckedImage
+from app.image_input import checked_image
 from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
 from unihm_core import HAND_NAMES, UniHMError
 from unihm_core.data.examples import EXAMPLES, example_dirs, load_example
@@ -223,7 +223,7 @@ def create_generate_tab(pipeline_provider) -> None:
         state = gr.State(None, time_to_live=SESSION_TTL_S)
         with gr.Row():
             with gr.Column(scale=1):
-                rgb = CheckedImage(label="RGB image", height=240)
+                rgb = checked_image(label="RGB image", height=240)
                 depth = gr.File(label="Depth (16-bit PNG in mm, or .npy in metres)", file_types=[".png", ".npy"],
                                 type="filepath")
                 intrinsics = gr.Textbox(label="Intrinsics (JSON: fx, fy, cx, cy [px], optional depth_scale, "

@@ -2,7 +2,7 @@
 
 ``gr.Image`` decodes an upload with Pillow before the handler runs, so a file that is not an
 image, a truncated PNG or a decompression bomb fails inside Gradio with a bare "Error" (or
-is decoded into memory first). :class:`CheckedImage` hands the uploaded file to
+is decoded into memory first). :func:`checked_image` hands the uploaded file to
 :func:`unihm_core.perception.load_color` instead, which reads the header, refuses images
 above :data:`unihm_core.perception.rgbd.MAX_PIXELS` *before* decoding, then decodes fully, so
 every bad upload ends in a :class:`gr.Error` that says what was wrong.
@@ -24,29 +24,33 @@ import numpy as np
 from unihm_core import InputError
 
 
-class CheckedImage(gr.Image):
-    """``gr.Image(type="numpy")`` whose uploads pass the core's header and decode checks.
+def preprocess_upload(payload) -> np.ndarray | None:
+    """The uploaded colour image as (H, W, 3) uint8, or None; every bad upload is a ``gr.Error``."""
+    if payload is None:
+        return None
+    if (payload.url or "").startswith("data:"):
+        raise gr.Error("the colour image arrived as inline data; upload it as a PNG or JPEG file instead.",
+                       print_exception=False)
+    if payload.path is None:
+        raise gr.Error("the colour image upload is empty; upload a PNG or JPEG file.", print_exception=False)
+    from unihm_core.perception import load_color
 
-    The handler receives an (H, W, 3) uint8 array, or None when nothing was uploaded.
+    try:
+        return load_color(payload.path)
+    except InputError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+
+
+def checked_image(**kwargs) -> gr.Image:
+    """A ``gr.Image(type="numpy")`` whose uploads go through :func:`preprocess_upload`.
+
+    The check is set on the instance rather than in a subclass: Gradio's component metaclass
+    writes a ``.pyi`` stub next to any module that subclasses a component, and the browser
+    looks components up by class name.
     """
-
-    def __init__(self, *args, **kwargs) -> None:
-        if kwargs.setdefault("type", "numpy") != "numpy":
-            raise ValueError("CheckedImage always hands the handler a numpy array (type='numpy')")
-        kwargs.setdefault("sources", ["upload", "clipboard"])
-        super().__init__(*args, **kwargs)
-
-    def preprocess(self, payload) -> np.ndarray | None:
-        if payload is None:
-            return None
-        if (payload.url or "").startswith("data:"):
-            raise gr.Error("the colour image arrived as inline data; upload it as a PNG or JPEG file instead.",
-                           print_exception=False)
-        if payload.path is None:
-            raise gr.Error("the colour image upload is empty; upload a PNG or JPEG file.", print_exception=False)
-        from unihm_core.perception import load_color
-
-        try:
-            return load_color(payload.path)
-        except InputError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+    if kwargs.setdefault("type", "numpy") != "numpy":
+        raise ValueError("checked_image always hands the handler a numpy array (type='numpy')")
+    kwargs.setdefault("sources", ["upload", "clipboard"])
+    image = gr.Image(**kwargs)
+    image.preprocess = preprocess_upload  # Gradio calls block.preprocess(payload) before the handler
+    return image

@@ -90,6 +90,68 @@ def test_gradio_client_bad_input_is_a_clear_error(app_url):
                        1000.0, 1.0, 1.0, 1.0, api_name="/generate")
 
 
+def _client_args(rgb, depth, intrinsics, instruction, hand):
+    from gradio_client import handle_file
+
+    return (handle_file(str(rgb)), handle_file(str(depth)), intrinsics, None, instruction, hand, 0, 0.7, 0.95,
+            True, False, 1000.0, 1.0, 1.0, 1.0)
+
+
+def _bad_client_input(kind: str, tmp: Path) -> tuple:
+    """Generate arguments with one bad input (a few representative cases of tests/test_bad_inputs.py)."""
+    camera = json.loads((EXAMPLE / "camera.json").read_text())
+    rgb, depth, instruction, hand = EXAMPLE / "color.png", EXAMPLE / "depth.png", "pick up the yellow mug", "allegro"
+    if kind == "truncated depth png":
+        data = depth.read_bytes()
+        depth = tmp / "depth.png"
+        depth.write_bytes(data[: len(data) // 2])
+    elif kind == "rgb not an image":
+        rgb = tmp / "color.png"
+        rgb.write_text("not an image\n" * 50)
+    elif kind == "fx <= 0":
+        camera["fx"] = 0
+    elif kind == "absent object":
+        instruction = "pick up the green banana"
+    elif kind == "unknown hand":
+        hand = "robotiq"
+    return _client_args(rgb, depth, json.dumps(camera), instruction, hand)
+
+
+@pytest.mark.parametrize("kind,keywords", [
+    ("truncated depth png", ("depth", "truncated")),
+    ("rgb not an image", ("colour", "not an image")),
+    ("fx <= 0", ("fx=0", "finite positive")),
+    ("absent object", ("could not find", "green banana", "I found: #0")),
+    ("unknown hand", ("robotiq", "not in the list of choices")),
+])
+def test_gradio_client_bad_inputs_get_the_message(app_url, tmp_path, kind, keywords):
+    from gradio_client import Client
+
+    url, out = app_url
+    runs_before = sorted(out.glob("*/run_*"))
+    client = Client(url, verbose=False)
+    with pytest.raises(Exception) as err:
+        client.predict(*_bad_client_input(kind, tmp_path), api_name="/generate")
+    msg = str(err.value)
+    assert all(k in msg for k in keywords), msg
+    assert "Traceback" not in msg and str(tmp_path) not in msg and "/tmp/" not in msg, msg
+    assert sorted(out.glob("*/run_*")) == runs_before  # a failed request writes no run folder
+
+
+def test_upload_over_the_size_limit_is_rejected(app_url):
+    import httpx
+
+    from app.limits import MAX_FILE_SIZE
+
+    url, _ = app_url
+    small = httpx.post(url + "gradio_api/upload", files={"files": ("depth.npy", b"\0" * 1024)}, timeout=60)
+    assert small.status_code == 200, small.text
+    big = httpx.post(url + "gradio_api/upload", files={"files": ("depth.npy", b"\0" * (MAX_FILE_SIZE + 1))},
+                     timeout=120)
+    assert big.status_code == 413, (big.status_code, big.text[:300])
+    assert "maximum allowed size" in big.text
+
+
 def test_browser_generate_video_plots_and_download(app_url, tmp_path):
     if not Path(CHROMIUM).exists():
         if in_ci():

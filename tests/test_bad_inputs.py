@@ -1,7 +1,7 @@
 """Every bad input of issue 9 through the app's own code path.
 
 Each upload goes through the Generate tab's input components exactly as Gradio runs them
-(``CheckedImage.preprocess`` for the colour image, ``gr.File(type="filepath")`` for the
+(``checked_image().preprocess`` for the colour image, ``gr.File(type="filepath")`` for the
 depth, ``gr.Dropdown`` for the hand), then through the handler of
 ``app.generate_tab.make_generate`` on the real pipeline. Every case must end in a
 ``gr.Error`` whose message says what was wrong (asserted on key words), shows no traceback,
@@ -31,7 +31,7 @@ from gradio.components.image import ImageData
 from gradio.data_classes import FileData
 from PIL import Image
 
-from app.image_input import CheckedImage
+from app.image_input import checked_image
 from unihm_core import HAND_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +143,7 @@ def submit(generate, tmp_path: Path, *, rgb: Path = EX / "color.png", depth: Pat
            intrinsics: str | None = None, instruction: str = GOOD_INSTRUCTION, hand: str = "allegro",
            render: bool = False, progress: Progress | None = None):
     """Preprocess the uploads with the app's components, then call the Generate handler."""
-    rgb_value = CheckedImage().preprocess(ImageData(path=str(rgb), orig_name=rgb.name))
+    rgb_value = checked_image().preprocess(ImageData(path=str(rgb), orig_name=rgb.name))
     depth_component = gr.File(type="filepath", file_types=[".png", ".npy"])
     depth_component.GRADIO_CACHE = str(tmp_path / "gradio_cache")  # gr.File leaves an empty temp file there
     Path(depth_component.GRADIO_CACHE).mkdir(exist_ok=True)
@@ -246,7 +246,7 @@ def test_unknown_hand_in_the_cli(tmp_path):
 
 def test_inline_data_url_image_is_refused(tmp_path):
     with pytest.raises(gr.Error) as err:
-        CheckedImage().preprocess(ImageData(url="data:image/png;base64,iVBORw0KGgo=", orig_name="x.png"))
+        checked_image().preprocess(ImageData(url="data:image/png;base64,iVBORw0KGgo=", orig_name="x.png"))
     assert_clear(err.value.message, ("inline data", "upload"), tmp_path)
 
 
