@@ -188,9 +188,11 @@ class DexHandVLM(nn.Module):
         text_tok = HFTextTokenizer.from_pretrained(path)
         torch.manual_seed(seed)
         try:
-            qwen = Qwen3ForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+            # safetensors only: a pytorch_model.bin is a pickle and is not loaded
+            qwen = Qwen3ForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True)
         except (OSError, ValueError) as exc:
-            raise CheckpointError(f"could not load a Qwen3 model from {path} ({exc})") from None
+            raise CheckpointError(f"could not load a Qwen3 model from {path} ({exc}); the weights must be "
+                                  "model.safetensors (pickled .bin files are refused)") from None
         qc = qwen.config
         cfg = config.replace(
             text_vocab_size=int(qc.vocab_size), hidden_size=int(qc.hidden_size), num_layers=int(qc.num_hidden_layers),
