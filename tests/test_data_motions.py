@@ -9,7 +9,8 @@ from unihm_core.data.validation import validate_sequence
 from unihm_core.hands import load_hand, q_to_wrist_pose
 
 CASES = [("grab", "soup_can"), ("pick_place", "mustard_bottle"), ("push", "soup_can"), ("pull", "pudding_box"),
-         ("rotate", "water_bottle"), ("pour", "mug"), ("handover", "apple"), ("open", "drawer"), ("close", "drawer")]
+         ("rotate", "water_bottle"), ("pour", "mug"), ("handover", "apple"), ("open", "drawer"), ("close", "drawer"),
+         ("open", "lidded_box"), ("close", "lidded_box")]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,23 @@ def test_sequence_structure_and_validity(synth, task, type_name):
         rep = validate_sequence(seq.keypoints[:, [4, 8, 12, 16, 20]], q_to_wrist_pose(seq.q[:, :6]),
                                 seq.object_poses, surf)
         accepted += rep.ok
-    assert accepted >= 2, f"{task}/{type_name}: only {accepted} of 4 seeds pass validation"
+    # measured: open/close 4 of 4 for drawer and lid (before the first-contact closure search
+    # and the handle/tab grasps: 0 of 4)
+    need = 4 if task in ("open", "close") else 2
+    assert accepted >= need, f"{task}/{type_name}: only {accepted} of 4 seeds pass validation"
+
+
+def test_articulated_grasp_touches_the_moving_part_not_the_table(synth):
+    """Drawer handle and lid tab grasps: no keypoint below the table, two fingertips on the part."""
+    for type_name in ("drawer", "lidded_box"):
+        obj, pose = _placed(type_name)
+        seq = synth.synthesize("open", obj, pose, np.random.default_rng(0), joint_value=obj.joint.lower)
+        assert seq.keypoints[..., 2].min() > 0.0
+        surf = SurfaceModel.from_mesh(obj.moving_mesh, 5000, seed=1)
+        t = seq.phases["manipulation"][0]
+        inv = np.linalg.inv(seq.object_poses[t])
+        tips = seq.keypoints[t, [4, 8, 12, 16, 20]] @ inv[:3, :3].T + inv[:3, 3]
+        assert (np.abs(surf.signed_distance(tips)) < 0.005).sum() >= 2
 
 
 def test_object_motion_per_task(synth):

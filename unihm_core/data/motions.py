@@ -17,13 +17,18 @@ stay within anatomical limits. Phases, each shaped by minimum-jerk profiles:
 Grasp synthesis uses the object's geometry. The grasp frame is chosen from the object's
 shape and the task: a *side* grasp (palm facing the object, thumb up, fingers wrapping
 horizontally) for tall objects, a *top* grasp (palm down) for low or small ones and for
-pinch/tripod objects, a *handle* grasp for drawers, a *lid-edge* pinch for hinged lids and a
-*push* contact (palm and fingertips against the far side) for pushing. The palm is put
+pinch/tripod objects, a *handle* grasp for drawers (palm facing the front at the handle,
+fingers along it; they bend onto the front above and below the solid handle), a *tab* grasp
+for hinged lids (palm down over the lid's front tab, fingers pointing into the box, tripod)
+and a *push* contact (palm and fingertips against the far side) for pushing. The palm is put
 ``standoff`` from the surface point hit by the approach ray. Every finger's closure ``c`` in
-[0, 1] (a straight line in its joint space from open to the grasp type's closed pose) is
-found by bisection so that the finger's first keypoint to reach the surface sits
-``contact_offset`` (1 mm) outside it: real contacts, no penetration. Signed distances use
-oriented surface samples (point-to-plane distance to the nearest sample).
+[0, 1] (a straight line in its joint space from open to the grasp type's closed pose) is the
+*first* closure along that path (16-step scan, then bisection) at which one of the finger's
+keypoints comes within ``contact_offset`` (1 mm) of the surface — or within 2 mm of the
+table, which stops a finger too. A finger that sweeps through a thin part and out again is
+stopped at the part, not closed through it: real contacts, no penetration. For open/close the
+static body (cabinet, box) stops fingers as well. Signed distances use oriented surface
+samples (point-to-plane distance to the nearest sample).
 
 Object trajectories (object frame origin, world, the moving part for articulated objects):
 grab lifts 10-20 cm, holds and puts back; pick_place lifts, carries above the place target
@@ -52,6 +57,14 @@ FPS = 30
 # Human hand model facts used for placement (see unihm_core.hands.human for the frame).
 PALM_CENTRE = np.array([0.0, 0.004, 0.060])  # hand frame [m]: middle of the palm, on its surface plane
 PALM_HALF_THICKNESS = 0.013
+TABLE_CLEARANCE = 0.002  # [m] a closing finger stops this close above the table (world z = 0)
+CLOSURE_SCAN = 16  # coarse steps of the first-contact search of a closing finger
+GRIP_PARTS = ("handle", "tab")  # the bar of a drawer / lid that open and close grasp
+TAB_SETBACK = 0.065  # [m] palm centre behind the bar (towards the viewer)
+TAB_CLEARANCE = 0.004  # [m] palm surface above the bar's top
+HANDLE_RAISE = 0.0  # [m] palm centre above the handle's middle
+HANDLE_LATERAL = 0.0  # [m] sideways shift of the palm along the handle
+TAB_LATERAL = 0.009  # [m] sideways (+x of the body): index and middle straddle the bar's middle
 FINGER_JOINT_PREFIX = {"thumb": "thumb_", "index": "index_", "middle": "middle_", "ring": "ring_", "pinky": "pinky_"}
 FINGER_KEYPOINTS = {"thumb": (2, 3, 4), "index": (6, 7, 8), "middle": (10, 11, 12), "ring": (14, 15, 16),
                     "pinky": (18, 19, 20)}
@@ -176,6 +189,12 @@ def through_waypoints(waypoints: list[np.ndarray], frames: list[int]) -> np.ndar
     return np.concatenate(parts)
 
 
+def _concat_meshes(meshes: list) -> "trimesh.Trimesh":
+    import trimesh
+
+    return trimesh.util.concatenate(meshes)
+
+
 def _frame(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Rotation with columns x, y (orthonormalised), z = x × y."""
     x = x / np.linalg.norm(x)
@@ -230,12 +249,17 @@ class HumanMotionSynthesizer:
         height = float(ext[2])
         R_obj = T_obj[:3, :3]
         if task in ("open", "close") and category == "drawer":
-            a = R_obj @ np.array([0.0, 1.0, 0.0])  # towards the drawer front (object front faces -y)
-            return _frame(a, np.array([0.0, 0.0, 1.0])), a, "handle"
+            # palm facing the drawer front (+y) at the handle, fingers level and along it; they
+            # bend towards the front and the fingertips press on it above and below the handle
+            # (the handle is a solid bar on the front: nothing to hook behind)
+            a = R_obj @ np.array([0.0, 1.0, 0.0])
+            return _frame(a, R_obj @ np.array([0.0, 0.0, 1.0])), a, "handle"
         if task in ("open", "close"):
-            # lid edge: palm down, fingers pointing into the box
-            fwd = R_obj @ np.array([0.0, 1.0, 0.0])
-            return _frame(np.array([0.0, 0.0, -1.0]), np.cross(fwd, [0.0, 0.0, -1.0])), np.array([0.0, 0.0, -1.0]), "lid"
+            # lid tab (a bar sticking out of the front, -y): palm down in the
+            # moving body's frame, fingers pointing at the front (+y); the index and middle
+            # fingertips come down on the bar's top
+            down = R_obj @ np.array([0.0, 0.0, -1.0])
+            return _frame(down, R_obj @ np.array([-1.0, 0.0, 0.0])), down, "tab"
         yaw = rng.uniform(-0.6, 0.6)
         a_h = np.array([np.sin(yaw), np.cos(yaw), 0.0])  # roughly away from the viewer (+y)
         if task == "push":
@@ -281,10 +305,23 @@ class HumanMotionSynthesizer:
             centre[2] = lo[2] + rng.uniform(0.35, 0.55) * (hi[2] - lo[2])
         elif style == "push":
             centre[2] = lo[2] + min(0.5 * (hi[2] - lo[2]), 0.05)
-        elif style == "handle":
-            centre[2] = lo[2] + 0.5 * (hi[2] - lo[2])
-        elif style == "lid":
-            centre[1] = lo[1] + 0.15 * (hi[1] - lo[1])  # near the front edge
+        if style == "handle":
+            # ``mesh`` is the handle; the palm in front of it
+            front = np.array([centre[0] + HANDLE_LATERAL, lo[1], centre[2] + HANDLE_RAISE])
+            palm_world = T_obj[:3, :3] @ front + T_obj[:3, 3] - a * (PALM_HALF_THICKNESS + self.cfg.standoff)
+            T = np.eye(4)
+            T[:3, :3] = R_hand
+            T[:3, 3] = palm_world - R_hand @ PALM_CENTRE
+            return T
+        if style == "tab":
+            # ``mesh`` is the bar; the palm hovers above it, set back towards the viewer so
+            # that the bending fingers come down onto the bar's top
+            top = np.array([centre[0] + TAB_LATERAL, centre[1] - TAB_SETBACK, hi[2]])
+            palm_world = T_obj[:3, :3] @ top + T_obj[:3, 3] - a * (PALM_HALF_THICKNESS + TAB_CLEARANCE)
+            T = np.eye(4)
+            T[:3, :3] = R_hand
+            T[:3, 3] = palm_world - R_hand @ PALM_CENTRE
+            return T
         if style == "top":
             # above the top of the bounds: a ray down an open object (cup, bowl) would hit
             # its inside bottom; the fingers reach down around the sides instead
@@ -301,10 +338,17 @@ class HumanMotionSynthesizer:
         T[:3, 3] = palm_world - R_hand @ PALM_CENTRE
         return T
 
+    def _bisect(self, sd_at, lo_c: float, hi_c: float, steps: int) -> float:
+        """Largest closure in ``[lo_c, hi_c]`` still clear of the surface (``sd_at(lo_c)`` clear)."""
+        for _ in range(steps):
+            mid = (lo_c + hi_c) / 2
+            lo_c, hi_c = (mid, hi_c) if sd_at(mid) > self.cfg.contact_offset else (lo_c, mid)
+        return lo_c
+
     def close_fingers(self, q_base: np.ndarray, grasp_type: str, surface: SurfaceModel,
                       T_obj: np.ndarray, opened: dict | None = None,
                       closed: dict | None = None) -> tuple[np.ndarray, dict[str, float]]:
-        """Bisection per finger for the closure at which it touches the surface."""
+        """Per finger, the first closure along its path at which it touches the surface."""
         inv = np.linalg.inv(T_obj)
         opened = opened or self.open_pose()
         closed = closed or self.closed_pose(grasp_type)
@@ -317,25 +361,23 @@ class HumanMotionSynthesizer:
             def sd_at(c: float) -> float:
                 q[idx] = opened[f] + c * (closed[f] - opened[f])
                 pts = self.hand.keypoints(q)[kps]
-                return float(surface.signed_distance(pts @ inv[:3, :3].T + inv[:3, 3]).min())
+                on_object = surface.signed_distance(pts @ inv[:3, :3].T + inv[:3, 3]).min()
+                return float(min(on_object, pts[:, 2].min() - TABLE_CLEARANCE))  # the table stops a finger too
 
-            if f not in self.active_fingers(grasp_type) or sd_at(1.0) > self.cfg.contact_offset:
-                c = 1.0 if f not in self.active_fingers(grasp_type) else 1.0
-                # a tucked finger must not penetrate either: back off until clear
+            off = self.cfg.contact_offset
+            if f not in self.active_fingers(grasp_type):
+                # a tucked finger closes fully, but must not penetrate: back off until clear
+                c = 1.0
                 if sd_at(c) < 0:
-                    lo_c, hi_c = 0.0, c
-                    for _ in range(12):
-                        mid = (lo_c + hi_c) / 2
-                        lo_c, hi_c = (mid, hi_c) if sd_at(mid) > self.cfg.contact_offset else (lo_c, mid)
-                    c = lo_c
-            elif sd_at(0.0) <= self.cfg.contact_offset:
+                    c = self._bisect(sd_at, 0.0, 1.0, 12)
+            elif sd_at(0.0) <= off:
                 c = 0.0
             else:
-                lo_c, hi_c = 0.0, 1.0
-                for _ in range(14):
-                    mid = (lo_c + hi_c) / 2
-                    lo_c, hi_c = (mid, hi_c) if sd_at(mid) > self.cfg.contact_offset else (lo_c, mid)
-                c = lo_c
+                # first contact along the closing path (a finger can sweep through a thin part
+                # and out again, so the closed end alone does not tell): coarse scan, then bisect
+                grid = np.linspace(0.0, 1.0, CLOSURE_SCAN + 1)
+                k = next((i for i, g in enumerate(grid) if sd_at(g) <= off), None)
+                c = 1.0 if k is None else self._bisect(sd_at, grid[k - 1], grid[k], 10)
             q[idx] = opened[f] + c * (closed[f] - opened[f])
             closure[f] = c
         return q, closure
@@ -422,7 +464,7 @@ class HumanMotionSynthesizer:
             raise InputError(f"task {task!r} needs an articulated object, got {obj.type_name}")
         grasp_type = obj.spec.grasp_type
         if task in ("open", "close"):
-            grasp_type = "power" if obj.category == "drawer" else "pinch"
+            grasp_type = "power" if obj.category == "drawer" else "tripod"
             v0 = obj.joint.lower if task == "open" else obj.joint.lower + 0.8 * (obj.joint.upper - obj.joint.lower)
             mesh = obj.moving_mesh.copy()
             body_pose = T_obj @ obj.joint.transform(v0)
@@ -433,10 +475,17 @@ class HumanMotionSynthesizer:
         R_hand, a, style = self.grasp_frame(task, grasp_type, mesh, body_pose, rng, obj.category)
         if style == "push":
             grasp_type = "power"
-        T_wrist = self.place_hand(R_hand, a, style, mesh, body_pose, rng)
+        place_mesh = mesh
+        if style in ("tab", "handle"):
+            place_mesh = next(p.mesh for p in obj.parts if p.moving and p.name in GRIP_PARTS)
+        T_wrist = self.place_hand(R_hand, a, style, place_mesh, body_pose, rng)
         q_grasp = np.zeros(self.hand.dof)
         q_grasp[:6] = wrist_pose_to_q(T_wrist)
-        q_grasp = self._grasp_without_penetration(q_grasp, a, grasp_type, surface, body_pose)
+        # articulated: fingers stop at the static body too (the box a lid closes, the cabinet)
+        closing_surface = surface if task not in ("open", "close") else SurfaceModel.from_mesh(
+            _concat_meshes([mesh, obj.static_mesh.copy().apply_transform(np.linalg.inv(obj.joint.transform(v0)))]),
+            cfg.surface_samples, seed=0)
+        q_grasp = self._grasp_without_penetration(q_grasp, a, grasp_type, closing_surface, body_pose)
         q_grasp = self.hand.clamp(q_grasp)
         T_wrist = q_to_wrist_pose(q_grasp[:6])  # contact search may have moved the wrist
 
