@@ -102,7 +102,10 @@ class Intrinsics:
                 v = float(getattr(self, name))
             except (TypeError, ValueError):
                 raise InputError(f"intrinsics: {name}={getattr(self, name)!r} is not a number.") from None
-            if not math.isfinite(v) or not (0.0 <= v <= limit):
+            if not math.isfinite(v):
+                raise InputError(f"intrinsics: {name}={getattr(self, name)!r} must be a finite number of pixels "
+                                 f"inside the {self.width}x{self.height} image; check the camera file.")
+            if not (0.0 <= v <= limit):
                 raise InputError(
                     f"intrinsics: principal point {name}={getattr(self, name)!r} lies outside the "
                     f"{self.width}x{self.height} image (expected 0..{limit}); check the camera file."

@@ -43,6 +43,8 @@ from unihm_core.perception.intrinsics import Intrinsics
 MAX_PIXELS = 4096 * 4096
 #: Float depth whose median exceeds this [raw units] is taken as millimetres.
 FLOAT_MILLIMETRE_MEDIAN = 20.0
+#: Integer depth whose largest value is at most this looks like metres, not millimetres.
+METRES_AS_INTEGERS_MAX = 20
 #: Fewest valid depth pixels for a usable frame.
 MIN_VALID_POINTS = 1000
 #: Valid depth range [m]; readings outside are treated as missing.
@@ -341,9 +343,13 @@ def load_rgbd(
     depth_m, units, notes = depth_to_metres(raw, intr.depth_scale)
     n_valid = int((depth_m > 0).sum())
     if n_valid < min_valid_points:
+        hint = ""
+        if raw.dtype.kind in "iu" and intr.depth_scale is None and 0 < int(raw.max()) <= METRES_AS_INTEGERS_MAX:
+            hint = (f" Its largest value is {int(raw.max())}: this looks like metres stored as integers; save "
+                    "millimetres in a uint16 PNG, or metres in a float .npy.")
         raise InputError(
             f"only {n_valid} pixels have a usable depth (need {min_valid_points}); "
-            f"the depth is {units} - check the units and that the scene is 0.05-10 m away."
+            f"the depth is {units} - check the units and that the scene is 0.05-10 m away.{hint}"
         )
     return RGBDFrame(rgb=color, depth=depth_m, intrinsics=intr, depth_units=units, warnings=tuple(notes))
 
