@@ -8,6 +8,7 @@ import pytest
 from unihm_core.errors import InputError
 from unihm_core.hands import HAND_NAMES, load_hand
 from unihm_core.refine import ObjectSurface, RefineConfig, contact_terms, estimate_normals, mesh_normals_at
+from unihm_core.refine.contact import ContactEnergy
 from unihm_core.refine.fingertips import FingertipKinematics
 from unihm_core.refine.synthetic import box_cloud, sphere_cloud
 
@@ -89,6 +90,31 @@ def test_signed_distance_and_energy_on_a_plane():
     # hovering without scheduled contact costs nothing
     ct2 = contact_terms(s, Js, pose, surf, np.array([False, False]), cfg)
     assert ct2.energy[0] == 0.0 and ct2.r[0] == 0.0 and np.all(ct2.J[0] == 0)
+
+
+@pytest.mark.parametrize("model", ["kernel", "euclidean"])
+def test_frame_bound_evaluation_equals_contact_terms(model):
+    """The solver's per-frame evaluator gives what contact_terms gives, call after call, and the
+    surface's tangent planes give the point-to-plane distance of Eq. 11."""
+    hand = load_hand("allegro")
+    rng = np.random.default_rng(5)
+    cfg = RefineConfig(contact_model=model)
+    fk = FingertipKinematics(hand)
+    q, surf, pose = _scene(hand, rng, 0.01)
+    np.testing.assert_array_equal(surf.planes[:, :3], surf.normals)
+    np.testing.assert_allclose(surf.planes[:, 3], np.einsum("ij,ij->i", surf.normals, surf.points), atol=1e-17)
+    attract = np.array([True, False, True, False])
+    evaluate = ContactEnergy(surf, cfg).at(pose, attract)
+    for _ in range(3):
+        q = hand.clamp(q + 0.05 * rng.normal(size=hand.dof))
+        s, Js = fk(q)
+        a, b = evaluate(s, Js), contact_terms(s, Js, pose, surf, attract, cfg)
+        for name in ("d", "r", "J", "energy", "index"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert a.total == b.total
+        x = (s - pose[:3, 3]) @ pose[:3, :3]
+        p, n = surf.points[a.index], surf.normals[a.index]
+        np.testing.assert_allclose(a.d, np.einsum("ij,ij->i", n, x - p), atol=1e-15)
 
 
 @pytest.mark.parametrize("name", HAND_NAMES)

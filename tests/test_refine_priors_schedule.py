@@ -8,6 +8,7 @@ import pytest
 from unihm_core.errors import ConfigError, InputError
 from unihm_core.refine import (ContactSchedule, ObjectSurface, PriorWeights, RefineConfig, contact_schedule,
                                history, moving_frames, prior_energies, prior_gradient, prior_weights)
+from unihm_core.refine.priors import trajectory_prior_energies
 from unihm_core.refine.synthetic import sphere_cloud
 
 
@@ -42,6 +43,20 @@ def test_boundary_rule():
     assert np.array_equal(q1, q_opt[0]) and np.array_equal(q2, q_gen[0])
     q1, q2 = history(q_opt, q_gen, 3)
     assert np.array_equal(q1, q_opt[2]) and np.array_equal(q2, q_opt[1])
+
+
+@pytest.mark.parametrize("T", [1, 2, 7])
+def test_trajectory_prior_energies_equal_the_per_frame_ones(T):
+    """All frames at once (the solver's final record) = Eq. 14/15 frame by frame with the boundary rule."""
+    rng = np.random.default_rng(T)
+    D = 6
+    W = PriorWeights(_spd(rng, D), _spd(rng, D), _spd(rng, D))
+    q_gen, q_opt = rng.normal(size=(2, T, D))
+    got = np.stack(trajectory_prior_energies(q_opt, q_gen, W), axis=1)
+    want = np.array([prior_energies(q_opt[t], q_gen[t], *history(q_opt, q_gen, t), W) for t in range(T)])
+    assert got.shape == (T, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.all(got > 0)
 
 
 def test_prior_weights_from_config_and_validation():

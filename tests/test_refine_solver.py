@@ -8,7 +8,9 @@ import pytest
 
 from unihm_core.errors import InputError
 from unihm_core.hands import HAND_NAMES, load_hand
-from unihm_core.refine import CONVERGED, HIT_CAP, ObjectSurface, RefineConfig, refine
+from unihm_core.refine import (CONVERGED, HIT_CAP, ObjectSurface, RefineConfig, contact_terms, history,
+                               prior_energies, prior_weights, refine)
+from unihm_core.refine.fingertips import FingertipKinematics
 from unihm_core.refine.synthetic import Primitive, fit_primitive, grasp_pose, lift_scene
 
 
@@ -41,6 +43,25 @@ def test_energy_never_increases_across_accepted_steps(shadow_scene):
     np.testing.assert_allclose(res.energies["contact"].sum(1), res.energies["contact_total"])
     assert set(res.status) <= {CONVERGED, "stalled", HIT_CAP} and np.all(res.iterations >= 1)
     assert res.energies["total"].sum() < 0.2 * res.energies["initial_total"].sum()
+
+
+def test_recorded_energies_recomputed_from_the_result(shadow_scene):
+    """Every recorded term equals a fresh evaluation at the returned q_opt (Eq. 13-16), with the
+    history of the boundary rule: checks the solver's bookkeeping independently of its loop."""
+    hand, sc = shadow_scene
+    cfg = RefineConfig()
+    res = refine(hand, sc.q_gen, sc.surface, sc.object_poses, config=cfg)
+    W = prior_weights(cfg, hand.dof, hand.n_wrist)
+    fk = FingertipKinematics(hand)
+    for t in range(len(res.q)):
+        s, Js = fk(res.q[t])
+        ct = contact_terms(s, Js, sc.object_poses[t], sc.surface, res.schedule.mask[t], cfg)
+        eg, ev, ea = prior_energies(res.q[t], sc.q_gen[t], *history(res.q, sc.q_gen, t), W)
+        np.testing.assert_allclose(res.energies["contact"][t], ct.energy, rtol=1e-12, atol=1e-18)
+        np.testing.assert_allclose(res.distances[t], ct.d, rtol=0, atol=1e-15)
+        np.testing.assert_allclose([res.energies["gen"][t], res.energies["vel"][t], res.energies["acc"][t]],
+                                   [eg, ev, ea], rtol=1e-10, atol=1e-18)
+        assert res.energies["total"][t] == pytest.approx(ct.total + eg + ev + ea, rel=1e-12)
 
 
 def test_joints_stay_within_limits():

@@ -22,12 +22,15 @@ penetration-only kernel: zero outside, f inside.
 point, unsigned) through the ``|x|`` curve of Fig. B1, ``E = lambda_c alpha sum_i g_i``, residual
 ``sqrt(2 lambda_c alpha g_i)``; a fingertip without scheduled contact is penalised only when the
 nearest point's normal says it is inside.
+
+:class:`ContactEnergy` is the solver's evaluator (one per refinement run, constants bound once);
+:func:`contact_terms` is the same evaluation as a plain function.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -56,46 +59,80 @@ class ContactTerms(NamedTuple):
     total: float
 
 
+class ContactEnergy:
+    """Eq. 11/13/B19 for one surface and configuration, constants bound once.
+
+    ``energy.at(pose, attract)`` binds one frame's object pose ``(4, 4)`` (object to world) and
+    contact mask ``attract`` ``(F,)`` (contact scheduled: full kernel; else penetration only)
+    and returns ``evaluate(s, Js) -> ContactTerms`` for fingertips ``s`` ``(F, 3)`` [m, world]
+    with Jacobians ``Js`` ``(F, 3, D)``; ``energy(s, Js, pose, attract)`` does both at once.
+    No state changes between calls (safe to share between threads).
+    """
+
+    def __init__(self, surface: ObjectSurface, config: RefineConfig):
+        self.surface = surface
+        self.config = config
+
+    def __call__(self, s: np.ndarray, Js: np.ndarray, pose: np.ndarray, attract: np.ndarray) -> ContactTerms:
+        return self.at(pose, attract)(s, Js)
+
+    def at(self, pose: np.ndarray, attract: np.ndarray) -> Callable[[np.ndarray, np.ndarray], ContactTerms]:
+        """The evaluation for one frame (see the class docstring); the solver's inner loop."""
+        R = np.array(pose[:3, :3], dtype=float)
+        R_T = R.T
+        origin = np.array(pose[:3, 3], dtype=float)
+        att = [bool(a) for a in np.asarray(attract)]
+        query, planes, points = self.surface.tree.query, self.surface.planes, self.surface.points
+        cfg = self.config
+        lc, alpha, k, eps2 = cfg.lambda_c, cfg.alpha, cfg.k, cfg.eps**2
+        s2 = math.sqrt(2.0 * lc)
+        kernel_model = cfg.contact_model == "kernel"
+
+        def evaluate(s: np.ndarray, Js: np.ndarray) -> ContactTerms:
+            x = (s - origin) @ R  # rows: x_i = R^T (s_i - t), object frame
+            idx = query(x)[1]  # nearest neighbours (p_i, n_i), fresh at every evaluation
+            plane = planes[idx]
+            n = plane[:, :3]
+            d = np.einsum("ij,ij->i", n, x) - plane[:, 3]  # Eq. 11: n_i . (x_i - p_i)
+            rl, cl, el = [], [], []
+            if kernel_model:
+                dirs = n  # dd/dx in the object frame
+                for di, ai in zip(d.tolist(), att):
+                    f, f1 = kernel_scalar(di, alpha, k, ai)  # Eq. 12
+                    sf = math.sqrt(f)
+                    rl.append(s2 * sf)  # Eq. 13: r_i = sqrt(2 lambda_c f(d_i))
+                    cl.append(s2 * f1 / (2.0 * sf + eps2))  # B19: dr_i/dd_i
+                    el.append(lc * f)
+            else:
+                diff = x - points[idx]
+                g = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+                dirs = diff / np.maximum(g, 1e-15)[:, None]  # dg/dx in the object frame
+                for gi, di, ai in zip(g.tolist(), d.tolist(), att):
+                    if ai or di < 0.0:
+                        f = alpha * gi
+                        sf = math.sqrt(f)
+                        rl.append(s2 * sf)
+                        cl.append(s2 * alpha / (2.0 * sf + eps2))
+                        el.append(lc * f)
+                    else:
+                        rl.append(0.0)
+                        cl.append(0.0)
+                        el.append(0.0)
+            # dr_i/dq = c_i * dirs_i^T R^T J_s,i: scale and rotate the (F, 3) directions, then one
+            # batched (1, 3) x (3, D) product per fingertip
+            w = (np.array(cl)[:, None] * dirs) @ R_T
+            J = (w[:, None, :] @ Js)[:, 0, :]
+            return ContactTerms(d, np.array(rl), J, np.array(el), idx, sum(el))
+
+        return evaluate
+
+
 def contact_terms(s: np.ndarray, Js: np.ndarray, pose: np.ndarray, surface: ObjectSurface,
                   attract: np.ndarray, config: RefineConfig) -> ContactTerms:
     """Evaluate Eq. 11/13/B19 for fingertips ``s`` ``(F, 3)`` [m, world] with Jacobians
     ``Js`` ``(F, 3, D)`` against ``surface`` posed at ``pose`` ``(4, 4)`` (object to world).
 
     ``attract`` ``(F,)`` bool: contact scheduled (full kernel) or not (penetration only).
+    For many evaluations build one :class:`ContactEnergy` and call it instead.
     """
-    R = pose[:3, :3]
-    x = (s - pose[:3, 3]) @ R  # rows: R^T (s_i - t)
-    idx = surface.tree.query(x)[1]
-    pn = surface.point_normals[idx]
-    n = pn[:, 3:]
-    diff = x - pn[:, :3]
-    d = np.einsum("ij,ij->i", n, diff)
-    lc, alpha, k, eps2 = config.lambda_c, config.alpha, config.k, config.eps**2
-    s2 = math.sqrt(2.0 * lc)
-    rl, cl, el = [], [], []
-    if config.contact_model == "kernel":
-        dirs = n  # dd/dx in the object frame
-        for di, ai in zip(d.tolist(), attract.tolist()):
-            f, f1 = kernel_scalar(di, alpha, k, ai)
-            sf = math.sqrt(f)
-            rl.append(s2 * sf)
-            cl.append(s2 * f1 / (2.0 * sf + eps2))
-            el.append(lc * f)
-    else:
-        g = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        dirs = diff / np.maximum(g, 1e-15)[:, None]  # dg/dx in the object frame
-        for gi, di, ai in zip(g.tolist(), d.tolist(), attract.tolist()):
-            if ai or di < 0.0:
-                f = alpha * gi
-                sf = math.sqrt(f)
-                rl.append(s2 * sf)
-                cl.append(s2 * alpha / (2.0 * sf + eps2))
-                el.append(lc * f)
-            else:
-                rl.append(0.0)
-                cl.append(0.0)
-                el.append(0.0)
-    # dr_i/dq = c_i * dirs_i^T R^T J_s,i: scale and rotate the (F, 3) directions, then one batched product
-    w = (np.array(cl)[:, None] * dirs) @ R.T
-    J = (w[:, None, :] @ Js)[:, 0, :]
-    return ContactTerms(d, np.array(rl), J, np.array(el), idx, sum(el))
+    return ContactEnergy(surface, config)(s, Js, pose, attract)

@@ -30,11 +30,8 @@ class FingertipKinematics:
 
     def __call__(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m, d = self._model, self._data
-        if self._identity:
-            self._cjj(m, d, q + self._b)
-        else:
-            self._cjj(m, d, self._A @ q + self._b)
+        self._cjj(m, d, q + self._b if self._identity else self._A @ q + self._b)
         ufp, gfj, lwa = self._ufp, self._gfj, self._lwa
         pos = np.array([ufp(m, d, f).translation for f in self._fids])
-        jac = np.array([gfj(m, d, f, lwa)[:3] for f in self._fids])
+        jac = np.array([gfj(m, d, f, lwa) for f in self._fids])[:, :3]  # linear rows of the 6 x nq Jacobians
         return pos, (jac if self._identity else jac @ self._A)

@@ -94,3 +94,17 @@ def prior_gradient(q: np.ndarray, q_gen_t: np.ndarray, q1: np.ndarray, q2: np.nd
     """``W~`` of Eq. 18: the gradient of ``E_gen + E_vel + E_acc`` at ``q``, ``(D,)``."""
     ev = q - q1
     return W.W_gen @ (q - q_gen_t) + W.W_vel @ ev + W.W_acc @ (ev - (q1 - q2))
+
+
+def trajectory_prior_energies(q: np.ndarray, q_gen: np.ndarray,
+                              W: PriorWeights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(E_gen, E_vel, E_acc)``, each ``(T,)``, of every frame of a trajectory ``q`` ``(T, D)``
+    against ``q_gen`` ``(T, D)`` (Eq. 14, 15; frame t's history taken from ``q`` with the
+    boundary rule, as :func:`history`)."""
+    hist = np.concatenate([q_gen[:1], q_gen[:1], q[:-1]])  # q_-2^opt = q_-1^opt = q_0^gen, q_0^opt, ...
+    q1, q2 = hist[1:], hist[:-1]  # q_{t-1}, q_{t-2} for t = 0..T-1
+    eg = q - q_gen
+    ev = q - q1
+    ea = ev - (q1 - q2)
+    quad = lambda e, M: 0.5 * np.einsum("ti,ij,tj->t", e, M, e)  # noqa: E731
+    return quad(eg, W.W_gen), quad(ev, W.W_vel), quad(ea, W.W_acc)

@@ -35,6 +35,16 @@ also per fingertip) in :class:`RefineResult`.
 Which fingertips are pulled onto the surface is decided by a contact schedule
 (:mod:`unihm_core.refine.schedule`); penetration is penalised for every fingertip at every
 frame.
+
+Cost. One linear solve costs one kinematics call, one KD-tree query (inside the contact
+evaluation of the candidate, whose result is the next linearisation when the step is
+accepted) and one 30x30 Cholesky solve for Shadow; in CPython these are dominated by call
+overheads of a few microseconds per numpy/pinocchio/scipy call, so the loop keeps the number
+of such calls small: constant prior matrices and per-frame object pose bound once, the
+priors' minimiser of every frame from one matrix product, the normal matrix built in a
+preallocated buffer, the kinematics of every frame's first iterate shared with the contact
+schedule, and the final prior energies of all frames computed at once. The numbers are in
+the ``refine`` section of docs/RESULTS.md (``bench/bench_refine.py``).
 """
 
 from __future__ import annotations
@@ -48,9 +58,9 @@ from scipy.linalg import lapack
 
 from unihm_core.errors import InputError
 from unihm_core.refine.config import RefineConfig
-from unihm_core.refine.contact import contact_terms
+from unihm_core.refine.contact import ContactEnergy
 from unihm_core.refine.fingertips import FingertipKinematics
-from unihm_core.refine.priors import PriorWeights, prior_energies, prior_weights
+from unihm_core.refine.priors import PriorWeights, prior_energies, prior_weights, trajectory_prior_energies
 from unihm_core.refine.schedule import ContactSchedule, contact_schedule, moving_frames
 from unihm_core.refine.surface import ObjectSurface
 
@@ -74,7 +84,8 @@ class RefineResult:
         schedule: the contact schedule used.
         status: ``(T,)`` ``"converged"``, ``"stalled"`` or ``"hit_cap"``.
         iterations: ``(T,)`` linear solves per frame.
-        timings: ``"total_s"``, ``"setup_s"`` (validation, KD-tree, schedule) and
+        timings: ``"total_s"``, ``"setup_s"`` (validation, KD-tree, kinematics of every
+            frame's first iterate, schedule) and
             ``"frames_s"`` ``(T,)`` wall time per frame.
         normals_source: where the object normals came from.
         config: the configuration used.
@@ -147,16 +158,15 @@ def _check_inputs(hand, q_gen, object_poses) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _spd_solve(H: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Solve ``H x = b`` for symmetric positive-definite ``H`` (Cholesky, LAPACK dposv)."""
-    _, x, info = lapack.dposv(H, b)
+    """Solve ``H x = b`` for symmetric positive-definite ``H`` (Cholesky, LAPACK dposv).
+
+    ``H.T`` is the same matrix (symmetric) but Fortran-ordered, so LAPACK gets it without a
+    transposing copy.
+    """
+    _, x, info = lapack.dposv(H.T, b)
     if info != 0:  # not positive definite to working precision: fall back to LU
         return np.linalg.solve(H, b)
     return x
-
-
-def _fingertips(hand, q: np.ndarray) -> np.ndarray:
-    fk = FingertipKinematics(hand)
-    return np.stack([fk(qi)[0] for qi in q])
 
 
 def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_poses: np.ndarray, *,
@@ -181,8 +191,9 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         weights: full ``W_gen``, ``W_vel``, ``W_acc`` overriding the config's diagonal ones.
         trace: record every iteration (see :attr:`RefineResult.trace`); slower.
         kinematics: replaces the analytic fingertip kinematics: ``q (D,) -> (positions (F, 3),
-            world Jacobians (F, 3, D))``. For comparisons (e.g. finite differences through a
-            simulator in ``bench/bench_refine.py``); leave None otherwise.
+            world Jacobians (F, 3, D))`` (also used for the positions the schedule is derived
+            from). For comparisons (e.g. finite differences through a simulator in
+            ``bench/bench_refine.py``); leave None otherwise.
 
     Raises:
         InputError: NaN/inf or mis-shaped inputs.
@@ -203,8 +214,12 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         raise InputError(f"weights: matrices are {W.dof}x{W.dof}, hand {hand.name!r} has {D} DoF.")
     lo, hi = hand.lower, hand.upper
     q_init = np.clip(q_gen, lo, hi)
+    fj = kinematics if kinematics is not None else FingertipKinematics(hand)
+    # kinematics of every frame's first iterate: the schedule reads the positions, frame t's first
+    # linearisation reuses positions and Jacobians
+    first = [fj(qi) for qi in q_init]
     if schedule is None:
-        sched = contact_schedule(poses, _fingertips(hand, q_init), surface, cfg)
+        sched = contact_schedule(poses, np.stack([p for p, _ in first]), surface, cfg)
     elif isinstance(schedule, ContactSchedule):
         sched = schedule
     else:
@@ -218,24 +233,32 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         raise InputError(f"schedule: mask has shape {sched.mask.shape}, expected ({T}, {F}).")
     t_setup = time.perf_counter() - t_start
 
-    Wg, Wv, Wa = W.W_gen, W.W_vel, W.W_acc
+    # The three priors (Eq. 14, 15) form one quadratic in q_t: E_prior(q) = 0.5 (q - m)^T Hp (q - m) + c
+    # with the constant Hessian Hp = W_gen + W_vel + W_acc (built once) and the minimiser
+    # m = Hp^-1 (W_gen q_gen + W_vel q1 + W_acc (2 q1 - q2)) = m_gen + M1 q1 - Ma q2; the gradient
+    # Hp (q - m) is W~ of Eq. 18.
     Hp = W.hessian
     Hp_inv = np.linalg.inv(Hp)
-    diag = np.arange(D)
+    m_gen = q_gen @ (Hp_inv @ W.W_gen).T  # (T, D), every frame at once
+    Ma = Hp_inv @ W.W_acc
+    M1 = Hp_inv @ W.W_vel + 2.0 * Ma
     lam_floor = 1e-6 * float(np.mean(np.diag(Hp)))
-    fj = kinematics if kinematics is not None else FingertipKinematics(hand)
+    contact_energy = ContactEnergy(surface, cfg)  # Eq. 11-13, B19
     lo_act, hi_act = lo + 1e-12, hi - 1e-12
     mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo) - 1e-12
     lam0, lam_up, lam_down, lam_max = cfg.lambda0, cfg.lambda_up, cfg.lambda_down, cfg.lambda_max
     step_tol, rtol, atol, max_iters = cfg.step_tol, cfg.energy_rtol, cfg.energy_atol, cfg.max_iters
-    maximum, minimum, absolute = np.maximum, np.minimum, np.abs
+    # hot loop: module lookups bound to locals, one preallocated normal matrix with a view of its diagonal
+    maximum, minimum, absolute, dot, matmul, add = np.maximum, np.minimum, np.abs, np.dot, np.matmul, np.add
+    H = np.empty((D, D))
+    H_diag = H.reshape(-1)[::D + 1]
 
     q_opt = np.empty((T, D))
     status = np.empty(T, dtype="<U9")
     iters = np.zeros(T, dtype=int)
     frames_s = np.empty(T)
     e_contact = np.empty((T, F))
-    e_gen, e_vel, e_acc, e_tot, e_init = (np.empty(T) for _ in range(5))
+    e_ctot, e_init = np.empty(T), np.empty(T)
     dist, dist0 = np.empty((T, F)), np.empty((T, F))
     traces: list | None = [] if trace else None
 
@@ -246,17 +269,17 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         qg = q_gen[t]
         q1 = q_opt[t - 1] if t >= 1 else q_gen[0]
         q2 = q_opt[t - 2] if t >= 2 else q_gen[0]
-        # The three priors form one quadratic: E_prior(q) = 0.5 (q - m)^T Hp (q - m) + c with
-        # Hp = W_gen + W_vel + W_acc and m its minimiser; its gradient Hp (q - m) is W~ (Eq. 18).
-        m = Hp_inv @ (Wg @ qg + Wv @ q1 + Wa @ (2.0 * q1 - q2))
+        m = m_gen[t] + M1 @ q1 - Ma @ q2  # minimiser of the priors at this frame (see above)
         c = sum(prior_energies(m, qg, q1, q2, W))
 
+        contact = contact_energy.at(pose, att)  # (s, Js) -> contact terms at this frame
+        # Algorithm 1, first linearisation point: the clamped generated frame
         q = q_init[t]
-        s, Js = fj(q)
-        ct = contact_terms(s, Js, pose, surface, att, cfg)
+        s, Js = first[t]
+        ct = contact(s, Js)
         e = q - m
-        hpe = Hp @ e
-        E = ct.total + 0.5 * float(e @ hpe) + c
+        hpe = Hp @ e  # W~ at q (Eq. 18)
+        E = ct.total + 0.5 * float(dot(e, hpe)) + c  # E_t (Eq. 16)
         on_bound = bool((absolute(q - mid) >= half).any())
         e_init[t] = E
         dist0[t] = ct.d
@@ -266,33 +289,39 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         rows: list = []
         while n_it < max_iters:
             n_it += 1
+            # LM normal equations (Eq. 17): (J^T J + Hp + lambda I) dq = -g with g = J^T r + W~ (Eq. 18),
+            # the gradient of E_t; solved for -dq
             J = ct.J
-            H = J.T @ J + Hp
-            H.flat[::D + 1] += lam
-            rhs = -(J.T @ ct.r + hpe)
-            # active set: coordinates on a limit whose descent direction points outside
+            matmul(J.T, J, out=H)
+            add(H, Hp, out=H)
+            H_diag += lam
+            g = ct.r @ J
+            g += hpe
+            # active set: coordinates on a limit whose descent direction -g points outside
             if on_bound:
-                act = ((q <= lo_act) & (rhs < 0.0)) | ((q >= hi_act) & (rhs > 0.0))
+                act = ((q <= lo_act) & (g > 0.0)) | ((q >= hi_act) & (g < 0.0))
                 free = ~act
-                dq = np.zeros(D)
-                dq[free] = _spd_solve(H[np.ix_(free, free)], rhs[free])
+                neg_dq = np.zeros(D)
+                neg_dq[free] = _spd_solve(H[np.ix_(free, free)], g[free])
             else:
-                dq = _spd_solve(H, rhs)
-            q_new = minimum(maximum(q + dq, lo), hi)
+                neg_dq = _spd_solve(H, g)
+            q_new = minimum(maximum(q - neg_dq, lo), hi)  # projection onto the joint limits
             step = q_new - q
             # decrease predicted by the Gauss-Newton model of E_t (B23) for the projected step
             jst = J @ step
-            pred = step @ (rhs - 0.5 * (Hp @ step)) - 0.5 * (jst @ jst)
+            pred = -dot(step, g) - 0.5 * (dot(step, Hp @ step) + dot(jst, jst))
             if pred <= rtol * E + atol or absolute(step).max() < step_tol:
                 if trace:
                     rows.append((E, np.nan, 0.0, lam))
                 st = CONVERGED
                 break
+            # E_t at the candidate with fresh nearest neighbours; its kinematics and contact terms are
+            # the next linearisation if the step is accepted
             s, Js = fj(q_new)
-            ct_new = contact_terms(s, Js, pose, surface, att, cfg)
+            ct_new = contact(s, Js)
             e = q_new - m
             hpe_new = Hp @ e
-            E_new = ct_new.total + 0.5 * (e @ hpe_new) + c
+            E_new = ct_new.total + 0.5 * float(dot(e, hpe_new)) + c
             if trace:
                 rows.append((E, E_new, float(E_new <= E), lam))
             if E_new <= E:  # accept, trust the model more
@@ -314,14 +343,13 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         status[t] = st
         iters[t] = n_it
         e_contact[t] = ct.energy
+        e_ctot[t] = ct.total
         dist[t] = ct.d
-        e_gen[t], e_vel[t], e_acc[t] = prior_energies(q, qg, q1, q2, W)
-        e_tot[t] = ct.total + e_gen[t] + e_vel[t] + e_acc[t]
-        e_init[t] = float(e_init[t])
         frames_s[t] = time.perf_counter() - tf
 
+    e_gen, e_vel, e_acc = trajectory_prior_energies(q_opt, q_gen, W)  # of the final iterates, all frames at once
     energies = {"contact": e_contact, "contact_total": e_contact.sum(1), "gen": e_gen, "vel": e_vel,
-                "acc": e_acc, "total": e_tot, "initial_total": e_init}
+                "acc": e_acc, "total": e_ctot + e_gen + e_vel + e_acc, "initial_total": e_init}
     timings = {"total_s": time.perf_counter() - t_start, "setup_s": t_setup, "frames_s": frames_s}
     return RefineResult(q_opt, q_gen, tuple(hand.joint_names), tuple(hand.fingertip_links), energies, dist,
                         dist0, sched, status, iters, timings, surface.normals_source, cfg,

@@ -23,6 +23,9 @@ class ObjectSurface:
         normals_source: ``"given"``, ``"mesh"`` or ``"estimated"``.
         tree: scipy ``cKDTree`` over ``points``.
         point_normals: ``(N, 6)`` points and normals side by side (one gather per query).
+        planes: ``(N, 4)`` the tangent plane of every point, ``[n_j, n_j . p_j]``, so that the
+            point-to-plane distance of ``x`` to point ``j`` (Eq. 11) is
+            ``planes[j, :3] . x - planes[j, 3]`` (one gather per query).
     """
 
     points: np.ndarray
@@ -30,6 +33,7 @@ class ObjectSurface:
     normals_source: str = "given"
     tree: object = field(default=None, repr=False)
     point_normals: np.ndarray = field(init=False, repr=False)
+    planes: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         p = _points(self.points, "object points")
@@ -49,6 +53,8 @@ class ObjectSurface:
         if self.tree is None:
             object.__setattr__(self, "tree", cKDTree(self.points))
         object.__setattr__(self, "point_normals", np.hstack([self.points, self.normals]))
+        offsets = np.einsum("ij,ij->i", self.normals, self.points)
+        object.__setattr__(self, "planes", np.hstack([self.normals, offsets[:, None]]))
 
     @classmethod
     def build(cls, points: np.ndarray, normals: np.ndarray | None = None, *, mesh=None,
