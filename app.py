@@ -6,9 +6,9 @@ import argparse
 import os
 
 from app.generate_tab import video_renderer
-from app.limits import HEAVY_CONCURRENCY, MAX_FILE_SIZE, QUEUE_MAX_SIZE
 from app.pipeline_provider import get_pipeline
 from app.rendering import get_renderer
+from app.server import serve
 from app.ui import build_demo
 from unihm_core import UniHMError
 
@@ -26,9 +26,7 @@ def main() -> None:
     except UniHMError as exc:
         print(f"warning: the Generate tab will not work: {exc}")
     demo = build_demo()
-    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=HEAVY_CONCURRENCY)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
-                enable_monitoring=False, allowed_paths=[], show_error=False)
+    serve(demo, args.host, args.port, share=args.share)
 
 
 if __name__ == "__main__":

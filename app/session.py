@@ -3,7 +3,9 @@
 Every browser session gets its own folder ``$UNIHM_OUTPUT_DIR/<session hash>/`` and every
 generation a fresh numbered sub-folder in it, so no session can read or overwrite another's
 files. Folders are removed when the session's state expires (``gr.State`` time-to-live) or
-the page is closed (``demo.unload``).
+the page is closed (``demo.unload``); a session keeps its last :data:`RUNS_KEPT_PER_SESSION`
+runs; folders idle for :data:`SESSION_TTL_S` are pruned (API clients never close); and all of
+them go when the server shuts down (:func:`remove_all_sessions`, called by :mod:`app.server`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from unihm_core.paths import OUTPUT_DIR
 SESSION_TTL_S = 3600
 RUNS_KEPT_PER_SESSION = 3  # older runs of a session are deleted when a new one starts
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
+_RUN = re.compile(r"run_\d+")
 _lock = threading.Lock()
 
 
@@ -66,6 +69,21 @@ def remove_session(session_hash: str | None) -> None:
     name = _SAFE.sub("", session_hash or "")
     if name:
         shutil.rmtree(OUTPUT_DIR / name[:64], ignore_errors=True)
+
+
+def remove_all_sessions() -> int:
+    """Delete every session folder under :data:`OUTPUT_DIR` (at server shutdown, when no session
+    can continue). Only folders that hold nothing but ``run_NNNN`` sub-folders are touched, so
+    a mistaken ``UNIHM_OUTPUT_DIR`` never loses unrelated files. Returns the number removed."""
+    if not OUTPUT_DIR.exists():
+        return 0
+    removed = 0
+    for folder in OUTPUT_DIR.iterdir():
+        if folder.is_dir() and not folder.is_symlink() and all(_RUN.fullmatch(p.name) and p.is_dir()
+                                                                 for p in folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def parse_intrinsics(text: str | None, file_path: str | None, image_shape: tuple[int, ...] | None) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -43,7 +44,8 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = Path(tempfile.mkdtemp(prefix="unihm_load_"))
-    env = dict(os.environ, UNIHM_OUTPUT_DIR=str(out))
+    cache = Path(tempfile.mkdtemp(prefix="unihm_load_gradio_"))
+    env = dict(os.environ, UNIHM_OUTPUT_DIR=str(out), GRADIO_TEMP_DIR=str(cache))
     app = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
@@ -88,9 +90,12 @@ def main() -> None:
     for th in threads:
         th.join(timeout=args.seconds + 600)
     hung = sum(th.is_alive() for th in threads)
-    app.terminate()
-    app.wait(timeout=30)
+    left_running = sum(1 for _ in out.rglob("*") if _.is_file())
+    cache_running = sum(1 for _ in cache.rglob("*") if _.is_file())
+    app.terminate()  # SIGTERM: app.server closes Gradio and removes the session folders
+    exit_code = app.wait(timeout=60)
     left = sum(1 for _ in out.rglob("*") if _.is_file())
+    cache_left = sum(1 for _ in cache.rglob("*") if _.is_file())
     lat = np.array([t for kind, t in results if kind == "served"])
     counts = {k: sum(1 for kind, _ in results if kind == k) for k in ("served", "busy", "failed")}
     body = (f"`bench/load_test.py`: {args.users} concurrent gradio_client users for {args.seconds:.0f} s against a "
@@ -99,9 +104,14 @@ def main() -> None:
             f"requests: {counts}; still running (hung) after the end: {hung}.\n"
             f"latency of served requests: p50 {np.percentile(lat, 50):.1f} s, p95 {np.percentile(lat, 95):.1f} s "
             f"(queueing included).\n" if len(lat) else f"requests: {counts}; none served.\n")
-    body += (f"\nApp peak RSS {peak[0] / 2**20:.0f} MiB. Files left in the output folder after the app stopped: "
-             f"{left} (per-session folders are removed when a session closes or its state expires; gradio_client "
-             f"sessions that never close keep theirs until the app's cache cleanup).")
+    body += (f"\nApp peak RSS {peak[0] / 2**20:.0f} MiB.\n\n"
+             f"Files on disk at the end of the run, app still up: {left_running} in the session output folders "
+             f"(each of the {args.users} client sessions keeps its last 3 runs), {cache_running} in Gradio's "
+             f"upload/download cache (removed after 1 h by `delete_cache`). After SIGTERM (exit code {exit_code}): "
+             f"{left} in the output folders and {cache_left} in Gradio's cache (app.server closes Gradio, which "
+             f"deletes its cache, and removes every session folder).")
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
     write_section("load", body)
     print(body)
 

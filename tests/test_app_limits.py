@@ -1,11 +1,11 @@
 """Server limits of the app (issue 9, "Limits"): a bounded queue that answers "full" instead of
 hanging, one heavy event at a time, upload size, cache and state expiry, monitoring and
-sharing off, no extra served paths. The 413 on an oversized upload is checked against the
-launched app in tests/test_app_e2e.py."""
+sharing off, no extra served paths, and a shutdown on SIGTERM that leaves no session folder
+or upload behind. The 413 on an oversized upload is checked against the launched app in
+tests/test_app_e2e.py."""
 
 from __future__ import annotations
 
-import ast
 import socket
 import time
 from pathlib import Path
@@ -57,28 +57,73 @@ def test_queue_full_requests_are_told_busy_not_lost():
     assert elapsed < 20  # the rejected ones were not left hanging
 
 
-def _calls(tree: ast.AST, attr: str) -> list[ast.Call]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-            and n.func.attr == attr]
-
-
-def test_app_py_launches_with_the_limits():
+def test_launch_settings():
     from app import limits
+    from app.server import launch_kwargs
 
-    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
-    (queue,) = _calls(tree, "queue")
-    (launch,) = _calls(tree, "launch")
-    q = {k.arg: k.value for k in queue.keywords}
-    kw = {k.arg: k.value for k in launch.keywords}
-    assert ast.unparse(q["max_size"]) == "QUEUE_MAX_SIZE" and limits.QUEUE_MAX_SIZE == 16
-    assert ast.unparse(q["default_concurrency_limit"]) == "HEAVY_CONCURRENCY" and limits.HEAVY_CONCURRENCY == 1
-    assert ast.unparse(kw["max_file_size"]) == "MAX_FILE_SIZE" and limits.MAX_FILE_SIZE == 20 * 2**20
-    assert ast.literal_eval(kw["enable_monitoring"]) is False
-    assert ast.literal_eval(kw["allowed_paths"]) == []
-    assert ast.literal_eval(kw["show_error"]) is False  # only gr.Error messages reach users
-    assert ast.unparse(kw["share"]) == "args.share"
-    share_flag = [c for c in _calls(tree, "add_argument") if ast.literal_eval(c.args[0]) == "--share"]
-    assert {k.arg: ast.literal_eval(k.value) for k in share_flag[0].keywords}["action"] == "store_true"
+    kw = launch_kwargs("127.0.0.1", 7860)
+    assert kw["max_file_size"] == limits.MAX_FILE_SIZE == 20 * 2**20
+    assert kw["share"] is False and launch_kwargs("127.0.0.1", 7860, share=True)["share"] is True
+    assert kw["enable_monitoring"] is False and kw["allowed_paths"] == []
+    assert kw["show_error"] is False  # only gr.Error messages reach users, never Python errors
+    assert limits.QUEUE_MAX_SIZE == 16 and limits.HEAVY_CONCURRENCY == 1
+
+
+SERVE_SCRIPT = """
+import sys
+import gradio as gr
+from app.server import serve
+
+with gr.Blocks(delete_cache=(1800, 3600)) as demo:
+    gr.Textbox()
+print("serving", flush=True)
+serve(demo, "127.0.0.1", int(sys.argv[1]))
+print("stopped cleanly", flush=True)
+"""
+
+
+def test_sigterm_removes_session_folders_and_gradio_uploads(tmp_path):
+    """app.server.serve: SIGTERM closes Gradio (its upload cache is deleted) and removes the
+    session folders, but leaves a folder that is not a session's alone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    out, cache = tmp_path / "outputs", tmp_path / "gradio_cache"
+    (out / "sessionA" / "run_0001").mkdir(parents=True)
+    (out / "sessionA" / "run_0001" / "trajectory.json").write_text("{}")
+    (out / "not_a_session").mkdir()
+    (out / "not_a_session" / "notes.txt").write_text("keep me")
+    port = _free_port()
+    env = dict(os.environ, UNIHM_OUTPUT_DIR=str(out), GRADIO_TEMP_DIR=str(cache), GRADIO_ANALYTICS_ENABLED="False")
+    proc = subprocess.Popen([sys.executable, "-c", SERVE_SCRIPT, str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, "the server did not start"
+            time.sleep(0.5)
+        up = httpx.post(url + "gradio_api/upload", files={"files": ("depth.npy", b"\0" * 4096)}, timeout=30)
+        assert up.status_code == 200
+        assert any(p.is_file() for p in cache.rglob("*"))  # the upload sits in gradio's cache
+        proc.send_signal(signal.SIGTERM)
+        log, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "stopped cleanly" in log, log[-2000:]
+    assert not (out / "sessionA").exists()
+    assert (out / "not_a_session" / "notes.txt").read_text() == "keep me"
+    assert not [p for p in cache.rglob("*") if p.is_file()], "gradio's upload cache was not deleted"
 
 
 def test_gradio_version_and_demo_settings():
