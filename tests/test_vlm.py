@@ -167,8 +167,9 @@ def test_pointnet_preprocessing_and_permutation_invariance():
 # ------------------------------------------------------------------ generation
 def test_kv_cache_equals_no_cache_at_temperature_zero(model):
     exs = [example(model, "allegro", 0), example(model, "human", 1, "push the box to the left")]
-    runs = {s: generate_tokens(model, exs, temperature=0.0, strategy=s) for s in ("cache", "full", "parallel")}
-    for s in ("full", "parallel"):
+    runs = {s: generate_tokens(model, exs, temperature=0.0, strategy=s)
+            for s in ("cache", "hf_cache", "full", "parallel")}
+    for s in ("hf_cache", "full", "parallel"):
         for a, b in zip(runs["cache"], runs[s]):
             np.testing.assert_array_equal(a, b)
     assert [len(t) for t in runs["cache"]] == [len(e.traj) for e in exs]
@@ -224,3 +225,34 @@ def test_config_validation_and_yaml(tmp_path):
     with pytest.raises(ConfigError):
         VLMConfig.from_dict({"hidden": 3})
     assert VocabLayout(10, ("a", "b"), 4).size == 10 + len(SPECIAL_TOKENS) + 2 + 4
+
+
+def test_static_kv_decoder_matches_transformers_forward(model):
+    """The lean KV-cache loop reproduces the decoder's hidden states (prefill and every step)."""
+    from unihm_core.vlm.kv_decode import StaticKVDecoder
+
+    dec = model.qwen.model
+    S0, N = 7, 5
+    emb = torch.randn(2, S0 + N, model.qwen.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = dec(inputs_embeds=emb, use_cache=False).last_hidden_state
+        kv = StaticKVDecoder(dec, 2, S0 + N)
+        torch.testing.assert_close(kv.prefill(emb[:, :S0]), ref[:, :S0], atol=1e-5, rtol=1e-5)
+        for i in range(N):
+            torch.testing.assert_close(kv.step(emb[:, S0 + i:S0 + i + 1]), ref[:, S0 + i], atol=1e-5, rtol=1e-5)
+
+
+def test_static_kv_decoder_sees_weight_updates(model):
+    """Cached gathered weights are rebuilt after an in-place parameter change."""
+    from unihm_core.vlm.kv_decode import StaticKVDecoder
+
+    dec = model.qwen.model
+    emb = torch.randn(1, 4, model.qwen.config.hidden_size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before = StaticKVDecoder(dec, 1, 4).prefill(emb)
+        w = dec.layers[0].self_attn.q_proj.weight
+        w.mul_(1.5)
+        after = StaticKVDecoder(dec, 1, 4).prefill(emb)
+        torch.testing.assert_close(after, dec(inputs_embeds=emb, use_cache=False).last_hidden_state, atol=1e-5, rtol=1e-5)
+        w.div_(1.5)
+    assert not torch.allclose(before, after)
