@@ -80,20 +80,26 @@ class ContactEnergy:
         """The evaluation for one frame (see the class docstring); the solver's inner loop."""
         R = np.array(pose[:3, :3], dtype=float)
         R_T = R.T
-        origin = np.array(pose[:3, 3], dtype=float)
+        # world -> object frame in homogeneous form with a -1 in place of the 1: x_h = s M + v =
+        # [R^T (s - t), -1], so that the point-to-plane distance is one dot with the plane row
+        # [n_j, n_j . p_j] (surface.planes)
+        M = np.hstack([R, np.zeros((3, 1))])
+        v = np.append(-pose[:3, 3] @ R, -1.0)
         att = [bool(a) for a in np.asarray(attract)]
         query, planes, points = self.surface.tree.query, self.surface.planes, self.surface.points
+        add_reduce = np.add.reduce
         cfg = self.config
         lc, alpha, k, eps2 = cfg.lambda_c, cfg.alpha, cfg.k, cfg.eps**2
         s2 = math.sqrt(2.0 * lc)
         kernel_model = cfg.contact_model == "kernel"
 
         def evaluate(s: np.ndarray, Js: np.ndarray) -> ContactTerms:
-            x = (s - origin) @ R  # rows: x_i = R^T (s_i - t), object frame
+            xh = s @ M + v
+            x = xh[:, :3]  # rows: x_i = R^T (s_i - t), object frame
             idx = query(x)[1]  # nearest neighbours (p_i, n_i), fresh at every evaluation
             plane = planes[idx]
             n = plane[:, :3]
-            d = np.einsum("ij,ij->i", n, x) - plane[:, 3]  # Eq. 11: n_i . (x_i - p_i)
+            d = add_reduce(plane * xh, 1)  # Eq. 11: n_i . (x_i - p_i) = [n_i, n_i . p_i] . [x_i, -1]
             rl, cl, el = [], [], []
             if kernel_model:
                 dirs = n  # dd/dx in the object frame
