@@ -191,8 +191,9 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         weights: full ``W_gen``, ``W_vel``, ``W_acc`` overriding the config's diagonal ones.
         trace: record every iteration (see :attr:`RefineResult.trace`); slower.
         kinematics: replaces the analytic fingertip kinematics: ``q (D,) -> (positions (F, 3),
-            world Jacobians (F, 3, D))`` (also used for the positions the schedule is derived
-            from). For comparisons (e.g. finite differences through a simulator in
+            world Jacobians (F, 3, D))``, fresh arrays on every call (the first iterate's are
+            kept for every frame; they also give the positions the schedule is derived from).
+            For comparisons (e.g. finite differences through a simulator in
             ``bench/bench_refine.py``); leave None otherwise.
 
     Raises:
