@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from app.generate_tab import _object_mesh, example_rows
-from app.image_input import checked_image
+from app.uploads import checked_image, path_file
 from app.rendering import get_renderer, render_unavailable_reason
 from app.session import depth_path, parse_intrinsics, rgb_array
 from unihm_core import HAND_NAMES, UniHMError
@@ -64,7 +64,7 @@ def create_crosshand_tab(pipeline_provider) -> None:
                     "of them. Each hand is generated with the same seed.")
         with gr.Row():
             rgb = checked_image(label="RGB image", height=200)
-            depth = gr.File(label="Depth (16-bit PNG mm / .npy m)", file_types=[".png", ".npy"], type="filepath")
+            depth = path_file(label="Depth (16-bit PNG mm / .npy m)", file_types=[".png", ".npy"])
             with gr.Column():
                 intrinsics = gr.Textbox(label="Intrinsics JSON", lines=2, max_length=4000)
                 instruction = gr.Textbox(label="Instruction", max_length=500)

@@ -13,7 +13,7 @@ import gradio as gr
 import numpy as np
 
 from app import plots
-from app.image_input import checked_image
+from app.uploads import checked_image, path_file
 from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
 from unihm_core import HAND_NAMES, UniHMError
 from unihm_core.data.examples import EXAMPLES, example_dirs, load_example
@@ -224,11 +224,10 @@ def create_generate_tab(pipeline_provider) -> None:
         with gr.Row():
             with gr.Column(scale=1):
                 rgb = checked_image(label="RGB image", height=240)
-                depth = gr.File(label="Depth (16-bit PNG in mm, or .npy in metres)", file_types=[".png", ".npy"],
-                                type="filepath")
+                depth = path_file(label="Depth (16-bit PNG in mm, or .npy in metres)", file_types=[".png", ".npy"])
                 intrinsics = gr.Textbox(label="Intrinsics (JSON: fx, fy, cx, cy [px], optional depth_scale, "
                                               "extrinsics)", lines=2, max_length=4000)
-                camera_file = gr.File(label="…or camera.json", file_types=[".json"], type="filepath")
+                camera_file = path_file(label="…or camera.json", file_types=[".json"])
             with gr.Column(scale=1):
                 instruction = gr.Textbox(label="Instruction", placeholder="put the red mug into the bowl",
                                          max_length=500)

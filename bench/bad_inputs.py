@@ -36,7 +36,7 @@ def main() -> None:
 
     import app.generate_tab as tab
     import app.session as session
-    from app.image_input import checked_image
+    from app.uploads import checked_image
     from app.pipeline_provider import get_pipeline
     from bad_input_cases import CASES, EX, GOOD_INSTRUCTION, Progress, camera, example_depth_mm, npy, submit
 

@@ -20,7 +20,7 @@ from gradio.components.image import ImageData
 from gradio.data_classes import FileData
 from PIL import Image
 
-from app.image_input import checked_image
+from app.uploads import checked_image, path_file
 from unihm_core import HAND_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,10 +111,7 @@ def submit(generate, tmp_path: Path, *, rgb: Path = EX / "color.png", depth: Pat
            render: bool = False, progress: Progress | None = None):
     """Preprocess the uploads with the app's components, then call the Generate handler."""
     rgb_value = checked_image().preprocess(ImageData(path=str(rgb), orig_name=rgb.name))
-    depth_component = gr.File(type="filepath", file_types=[".png", ".npy"])
-    depth_component.GRADIO_CACHE = str(tmp_path / "gradio_cache")  # gr.File leaves an empty temp file there
-    Path(depth_component.GRADIO_CACHE).mkdir(exist_ok=True)
-    depth_value = depth_component.preprocess(FileData(path=str(depth), orig_name=depth.name))
+    depth_value = path_file(file_types=[".png", ".npy"]).preprocess(FileData(path=str(depth), orig_name=depth.name))
     hand_value = gr.Dropdown(list(HAND_NAMES), value="allegro").preprocess(hand)
     return generate(rgb_value, depth_value, camera() if intrinsics is None else intrinsics, None, instruction,
                     hand_value, 0, 0.7, 0.95, False, render, 1000.0, 1.0, 1.0, 1.0,
@@ -135,6 +132,9 @@ CASES = [
      ("depth", "enormous", "refusing to decode")),
     ("rgb 5000x5000 header", lambda t: {"rgb": bomb_png(t / "color.png", 5000, 5000)},
      ("5000x5000", "above the limit")),
+    ("depth with another suffix",
+     lambda t: {"depth": png16(t / "depth.png", example_depth_mm()).rename(t / "depth.exr")},
+     ("depth file must be .png", ".npy", ".exr")),
     ("rgb/depth size mismatch", lambda t: {"depth": png16(t / "depth.png", example_depth_mm()[::2, ::2])},
      ("640x480", "320x240", "register")),
     ("metres in a uint16 png", lambda t: {"depth": png16(t / "depth.png", np.round(example_depth_mm() / 1000.0))},

@@ -140,3 +140,26 @@ def test_gradio_version_and_demo_settings():
     assert all(fn.concurrency_limit == 1 for fn in heavy.values())
     instruction_boxes = [b for b in demo.blocks.values() if isinstance(b, gr.Textbox) and b.label == "Instruction"]
     assert instruction_boxes and all(b.max_length == 500 for b in instruction_boxes)
+
+
+def test_file_inputs_leave_nothing_in_gradio_cache(tmp_path):
+    """The app's file inputs hand over the upload's path and create no file of their own
+    (Gradio's gr.File(type="filepath") left one empty temp file per request)."""
+    from gradio.data_classes import FileData, ListFiles
+
+    from app.uploads import path_file
+
+    upload = tmp_path / "upload" / "depth.png"
+    upload.parent.mkdir()
+    upload.write_bytes(b"png")
+    component = path_file(file_types=[".png", ".npy"])
+    component.GRADIO_CACHE = str(tmp_path / "cache")
+    (tmp_path / "cache").mkdir()
+    for _ in range(3):
+        assert component.preprocess(FileData(path=str(upload), orig_name="depth.png")) == str(upload)
+    assert component.preprocess(ListFiles(root=[FileData(path=str(upload))])) == str(upload)
+    assert component.preprocess(None) is None
+    assert list((tmp_path / "cache").iterdir()) == []
+    with pytest.raises(gr.Error, match="one file"):
+        component.preprocess(ListFiles(root=[FileData(path=str(upload)), FileData(path=str(upload))]))
+

@@ -2,7 +2,7 @@
 
 The cases are listed in tests/bad_input_cases.py. Each upload goes through the Generate
 tab's input components exactly as Gradio runs them (``checked_image().preprocess`` for the
-colour image, ``gr.File(type="filepath")`` for the depth, ``gr.Dropdown`` for the hand), then
+colour image, ``path_file().preprocess`` for the depth, ``gr.Dropdown`` for the hand), then
 through the handler of ``app.generate_tab.make_generate`` on the real pipeline. Every case
 must end in a ``gr.Error`` whose message says what was wrong (asserted on key words), shows
 no traceback, exception class name or server path, and leaves the session's output folder
@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from gradio.components.image import ImageData
 
-from app.image_input import checked_image
+from app.uploads import checked_image
 from bad_input_cases import CASES, EX, GOOD_INSTRUCTION, H, ROOT, W, Progress, camera, example_depth_mm, npy, submit
 
 _CLASS_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b")
