@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 import numpy as np
 
@@ -10,6 +12,8 @@ from app.uploads import checked_image, path_file
 from app.rendering import get_renderer, render_unavailable_reason
 from app.session import depth_path, parse_intrinsics, rgb_array
 from unihm_core import HAND_NAMES, UniHMError
+
+CROSSHAND_TIME_LIMIT_S = 300.0  # for all eight hands together (about 1-2 s each on 2 cores)
 
 
 def _still(result, frame: int) -> np.ndarray | None:
@@ -38,11 +42,16 @@ def make_crosshand(pipeline_provider):
             pipe = pipeline_provider()
             rgb_arr = rgb_array(rgb)
             intr = parse_intrinsics(intrinsics_text, None, rgb_arr.shape)
-            gallery, rows = [], []
+            gallery, rows, skipped = [], [], []
+            t0 = time.perf_counter()
             for k, hand in enumerate(HAND_NAMES):
                 progress(k / len(HAND_NAMES), desc=hand)
+                left = CROSSHAND_TIME_LIMIT_S - (time.perf_counter() - t0)
+                if left <= 0:  # the time limit is shared by all hands: keep what is done
+                    skipped.append(hand)
+                    continue
                 res = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
-                                    seed=int(seed))
+                                    seed=int(seed), deadline_s=left)
                 frame = int(0.6 * (len(res.best.q) - 1))
                 img = _still(res, frame)
                 if img is not None:
@@ -51,6 +60,9 @@ def make_crosshand(pipeline_provider):
                 rows.append([hand, len(res.tokens), m["penetration_max_mm"], m["contact_distance_mm"],
                              m["jerk_m_s3"], round(res.timings_s["total"], 2)])
             note = "" if gallery else f"Rendering unavailable: {render_unavailable_reason()}"
+            if skipped:
+                note += (f"\n\nTime limit of {CROSSHAND_TIME_LIMIT_S:g} s for all hands reached; not generated: "
+                         f"{', '.join(skipped)}. Try again when the server is less busy.")
             return gallery, rows, note
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None

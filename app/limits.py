@@ -6,8 +6,10 @@
 * :data:`HEAVY_CONCURRENCY`: heavy events (generate, re-refine, physics, cross-hand) run one
   at a time; they share the ``"heavy"`` concurrency group.
 
-The per-request time limit is :data:`app.generate_tab.GENERATE_TIME_LIMIT_S` (checked between
-stages, since a running Gradio function cannot be cancelled).
+The per-request time limits are :data:`app.generate_tab.GENERATE_TIME_LIMIT_S` and, for all
+hands of the cross-hand tab together, :data:`app.crosshand_tab.CROSSHAND_TIME_LIMIT_S`
+(checked between stages and between hands, since a running Gradio function cannot be
+cancelled; hands not reached are listed in the tab's note).
 """
 
 from __future__ import annotations

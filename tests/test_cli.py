@@ -27,3 +27,12 @@ def test_hands_table_output(capsys):
 def test_unknown_subcommand_exits_nonzero():
     proc = subprocess.run([sys.executable, "-m", "unihm_core", "frobnicate"], capture_output=True, text=True)
     assert proc.returncode != 0 and "invalid choice" in proc.stderr
+
+
+def test_bench_lists_existing_scripts_only():
+    """Every script `unihm bench [--eval]` runs exists in bench/ (no silently skipped benchmark)."""
+    from unihm_core.cli import BENCH_SCRIPTS, EVAL_SCRIPTS
+    from unihm_core.paths import REPO_ROOT
+
+    for name in BENCH_SCRIPTS + EVAL_SCRIPTS:
+        assert (REPO_ROOT / "bench" / f"{name}.py").exists(), name

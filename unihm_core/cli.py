@@ -39,13 +39,20 @@ def cmd_hands(args: argparse.Namespace) -> int:
     return 0
 
 
+# Performance and reliability benchmarks (no dataset needed), in this order.
+BENCH_SCRIPTS = ("bench_hands", "bench_refine", "perception_stages", "bad_inputs", "bench_app", "load_test")
+# Evaluations on the default dataset (data_cache/default; `unihm train all` builds it).
+EVAL_SCRIPTS = ("dataset_card", "eval_tokenizer", "eval_planner", "eval_grounding", "eval_tables")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the benchmark scripts in bench/ (each writes its section of docs/RESULTS.md)."""
-    scripts = sorted((REPO_ROOT / "bench").glob("bench_*.py"))
+    names = BENCH_SCRIPTS + (EVAL_SCRIPTS if args.eval else ())
+    scripts = [REPO_ROOT / "bench" / f"{n}.py" for n in names if (REPO_ROOT / "bench" / f"{n}.py").exists()]
     if args.only:
         scripts = [s for s in scripts if any(o in s.stem for o in args.only)]
     if not scripts:
-        raise UniHMError("no benchmark scripts found in bench/ (expected bench/bench_*.py)")
+        raise UniHMError(f"no benchmark script matches {args.only}; choose from {', '.join(names)}")
     status = 0
     for s in scripts:
         print(f"== {s.name}", flush=True)
@@ -340,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("bench", help="run benchmarks and write docs/RESULTS.md sections")
     p.add_argument("only", nargs="*", help="substrings of benchmark names to run (default: all)")
+    p.add_argument("--eval", action="store_true",
+                   help="also run the evaluations on the default dataset (dataset card, tokenizer, planner, "
+                        "grounding, Table 1/4)")
     p.set_defaults(func=cmd_bench)
     return parser
 
