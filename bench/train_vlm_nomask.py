@@ -6,10 +6,8 @@ is 0 in every epoch: the hand slots always carry the ground-truth previous token
 forcing only, no curriculum of Eq. 10). ``unihm eval --ablation no_mask`` then runs it
 autoregressively with its own samples fed back (:func:`unihm_core.eval.generate_feedback`).
 
-Stop-gap: ``TrainConfig`` has no switch for the curriculum yet, so for this run the schedule
-function used by the training loop is replaced by one that returns 0
-(``unittest.mock.patch("unihm_core.vlm.train.mask_rate")``); the training log records
-``mask_rate`` 0 for every epoch.
+The switch is ``TrainConfig(masked_curriculum=False)``; the training log records ``mask_rate`` 0
+for every epoch.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/train_vlm_nomask.py --data DIR [--out checkpoints/vlm_nomask]
 """
@@ -20,7 +18,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,7 +39,7 @@ def main() -> int:
     if Path(args.data).name != ref_metrics["data"]:
         print(f"warning: the reference VLM was trained on '{ref_metrics['data']}', not '{Path(args.data).name}'",
               file=sys.stderr)
-    tc_dict = dict(ref_metrics["train_config"])
+    tc_dict = dict(ref_metrics["train_config"], masked_curriculum=False)
     if args.threads:
         tc_dict["threads"] = args.threads
     tc = TrainConfig(**tc_dict)
@@ -50,8 +47,7 @@ def main() -> int:
     arch = {k: getattr(ref_cfg, k) for k in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
                                               "intermediate_size", "max_positions", "max_text_tokens", "pc_points",
                                               "pc_seed", "pointnet_dims", "pc_slots", "traj_hidden", "rope_theta")}
-    with mock.patch("unihm_core.vlm.train.mask_rate", lambda epoch, epochs: 0.0):
-        m = train_vlm(args.data, args.out, train_config=tc, vlm_config=VLMConfig(**arch))
+    m = train_vlm(args.data, args.out, train_config=tc, vlm_config=VLMConfig(**arch))
     log = [json.loads(x) for x in (Path(args.out) / "training_log.jsonl").read_text().splitlines() if x.strip()]
     assert all(r["mask_rate"] == 0.0 for r in log), "the masking schedule was not disabled"
     meta = {"ablation": "w/o masked training: mask rate 0 in every epoch", "reference": str(ref.name),

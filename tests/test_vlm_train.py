@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -118,3 +119,10 @@ def test_train_vlm_writes_checkpoint_log_and_metrics(dataset, tmp_path):
     # same seed -> same weights
     m2 = train_vlm(dataset.root, tmp_path / "vlm2", **kw)
     assert m2["heldout_unseen"]["loss"] == m["heldout_unseen"]["loss"]
+    assert rows[-1]["mask_rate"] > 0.5  # the curriculum has started masking (epoch 3 of 3: 0.78)
+    # the "w/o masked training" ablation: mask rate 0 throughout, a different model
+    kw["train_config"] = dataclasses.replace(kw["train_config"], masked_curriculum=False)
+    m3 = train_vlm(dataset.root, tmp_path / "vlm3", **kw)
+    rows3 = [json.loads(x) for x in (tmp_path / "vlm3" / "training_log.jsonl").read_text().splitlines()]
+    assert [r["mask_rate"] for r in rows3] == [0.0, 0.0, 0.0]
+    assert m3["heldout_unseen"]["loss"] != m["heldout_unseen"]["loss"]

@@ -193,7 +193,7 @@ def train_loop(model: DexHandVLM, train_items: list[TrainItem], val_items: list[
     t_start = time.perf_counter()
     model.train()
     for epoch in range(tc.epochs):
-        rate = mask_rate(epoch, tc.epochs)
+        rate = mask_rate(epoch, tc.epochs) if tc.masked_curriculum else 0.0
         t0 = time.perf_counter()
         perm = torch.randperm(len(train_items), generator=gen).tolist()
         tot_loss, correct, count = 0.0, 0, 0
