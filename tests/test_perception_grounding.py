@@ -176,3 +176,62 @@ def test_encoder_called_once_per_instruction(scene, encoder):
     enc = _CountingEncoder(encoder)
     ground(s, "put the can left of the ball into the white bowl", encoder=enc)
     assert enc.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "task", "verb"),
+    [
+        ("I'd like the brick pushed away from me", "push_pull", "push"),
+        ("Would you mind placing the can on the left?", "pick_place", "place"),
+        ("I want the ball turned, please", "rotate_pour", "turn"),
+        ("The mug needs to be pulled towards me", "push_pull", "pull"),
+        ("I need the drawer closed", "open_close", "close"),
+        ("pull the mug closer", "push_pull", "pull"),  # "closer" is not "close"
+        ("rotate the felt-tip pen", "rotate_pour", "rotate"),  # "felt-tip" holds no verb "tip"
+        ("put the mug into the empty bowl", "pick_place", "put"),  # "empty" as an adjective
+        ("empty the cup into the bowl", "rotate_pour", "empty"),
+        ("give the box a push", "push_pull", "push"),
+        ("bring me the can", "handover", "bring"),
+        ("bring the can to the bowl", "pick_place", "bring"),
+        ("The mug, handed over to me", "handover", "hand over"),
+    ],
+)
+def test_task_from_inflected_verbs(text, task, verb):
+    assert parse_task(text) == (task, verb)
+
+
+def test_object_named_before_the_verb():
+    assert split_place("pick up the cup and put it in the bowl", "pick_place") == (
+        "pick up the cup and", "in", "the bowl")
+    assert split_place("I need the red can moved into the bowl", "pick_place") == (
+        "i need the red can", "into", "the bowl")
+    assert split_place("See the blue bottle? Push it away.", "push_pull")[0] == "see the blue bottle?"
+    assert split_place("I want the ball lifted off the table", "grab_lift")[0] == "i want the ball"
+    # the object after the verb still wins; a lone pronoun with nothing before stays empty
+    assert split_place("put the mug into the bowl", "pick_place") == ("the mug", "into", "the bowl")
+    assert split_place("put it into the bowl", "pick_place") == ("", "into", "the bowl")
+    assert split_place("pick it up", "grab_lift")[0] == ""
+
+
+def test_comparative_relations_and_table_regions():
+    rel, ref = parse_noun_phrase("the block closer to me than the bottle").relation
+    assert rel == "in_front_of" and ref.noun == "bottle"
+    assert parse_noun_phrase("the block closer to me than the bottle").noun == "block"
+    assert parse_noun_phrase("the ball further back than the can").relation[0] == "behind"
+    npr = parse_noun_phrase("the plate on the left side of the table")  # a region, not an object
+    assert npr.relation is None and npr.noun == "plate" and npr.superlative == "leftmost"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pick up the red can and put it into the white bowl",
+        "I need the red can moved into the white bowl",
+        "See the red can? Drop it into the white bowl.",
+    ],
+)
+def test_target_before_the_verb_is_grounded(scene, encoder, text):
+    s, objs = scene
+    g = ground(s, text, encoder=encoder)
+    assert g.task == "pick_place" and g.target == _idx(s, objs[1]), g.explanation
+    assert g.place.kind == "instance" and g.place.index == _idx(s, objs[5])

@@ -60,13 +60,66 @@ CLICK_RADIUS_PX = 30.0
 LOCATION_STEP_M = 0.15
 PUSH_STEP_M = 0.10
 
-_TASK_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("handover", r"\bhand(?:s|ing)? (?:it |them |this |that )?over\b|\bhand(?:over|-over)\b|\bgive\b|\bpass\b|\bhand (?:me|him|her|them|us)\b"),
-    ("rotate_pour", r"\bpour\b|\brotate\b|\btilt\b|\btwist\b|\bspin\b|\bturn\b"),
-    ("open_close", r"\bopen\b|\bclose\b|\bshut\b"),
-    ("push_pull", r"\bpush\b|\bpull\b|\bslide\b|\bshove\b|\bdrag\b|\bnudge\b"),
-    ("pick_place", r"\bput\b|\bplace\b|\bmove\b|\bset\b|\bdrop\b|\btransfer\b|\bstack\b|\binsert\b|\brelocate\b|\bbring\b"),
-    ("grab_lift", r"\bpick\b|\bgrab\b|\blift\b|\braise\b|\bgrasp\b|\btake\b|\bhold\b|\bget\b|\bfetch\b"),
+def _forms(*forms: str) -> str:
+    """Regex of whole-word verb forms; hyphenated words do not count ("felt-tip" holds no "tip")."""
+    return "|".join(rf"(?<![\w-]){f}(?![\w-])" for f in forms)
+
+
+# (task family, verb lemma, regex of its forms). Every inflection (-s, past, participle, -ing)
+# counts, so that the descriptive register ("I need the mug pushed away", "Would you mind
+# placing ...") gives the same task as the imperative; ``Grounding.verb`` is the lemma.
+# Families are tried in this order and the first that matches wins.
+_TASK_VERBS: tuple[tuple[str, str, str], ...] = (
+    ("handover", "hand over", r"\bhand(?:s|ed|ing)? (?:it |them |this |that )?(?:over|to me)\b|\bhand(?:over|-over)\b"),
+    ("handover", "hand", r"\bhand (?:me|him|her|them|us)\b"),
+    # "give the mug a push / a quarter turn" is a push / a rotation, not a hand-over
+    ("handover", "give", r"\b(?:give|gives|gave|given|giving)\b(?!.*\b(?:push|shove|pull|tug|turn|spin|twist)\b)"),
+    ("handover", "pass", _forms("pass(?:es|ed|ing)?")),
+    # "bring me X", "bring X to me" hand it over; "bring X to the bowl" is a pick & place
+    ("handover", "bring", r"\b(?:bring|brings|bringing|brought)\b(?= (?:me|us)\b|.*\bto (?:me|us)\b)"),
+    ("rotate_pour", "pour", _forms("pour(?:s|ed|ing)?")),
+    ("rotate_pour", "rotate", _forms("rotat(?:e|es|ed|ing)")),
+    ("rotate_pour", "tilt", _forms("tilt(?:s|ed|ing)?")),
+    ("rotate_pour", "twist", _forms("twist(?:s|ed|ing)?")),
+    ("rotate_pour", "spin", _forms("spin(?:s|ning)?", "spun")),
+    ("rotate_pour", "turn", _forms("turn(?:s|ed|ing)?")),
+    ("rotate_pour", "tip", _forms("tip(?:s|ped|ping)?")),
+    # "empty" only as a verb ("empty the cup", "empty it out"), not "the empty bowl"
+    ("rotate_pour", "empty", _forms("empt(?:ies|ied|ying)", r"empty(?= (?:out|the|it|this|that)\b)")),
+    ("open_close", "open", _forms("open(?:s|ed|ing)?")),
+    ("open_close", "close", _forms("clos(?:e|es|ed|ing)")),
+    ("open_close", "shut", _forms("shut(?:s|ting)?")),
+    ("push_pull", "push", _forms("push(?:es|ed|ing)?")),
+    ("push_pull", "pull", _forms("pull(?:s|ed|ing)?")),
+    ("push_pull", "slide", _forms("slid(?:e|es|ing)?")),
+    ("push_pull", "shove", _forms("shov(?:e|es|ed|ing)")),
+    ("push_pull", "drag", _forms("drag(?:s|ged|ging)?")),
+    ("push_pull", "nudge", _forms("nudg(?:e|es|ed|ing)")),
+    ("pick_place", "put", _forms("put(?:s|ting)?")),
+    ("pick_place", "place", _forms("plac(?:e|es|ed|ing)")),
+    ("pick_place", "move", _forms("mov(?:e|es|ed|ing)")),
+    ("pick_place", "set", _forms("set(?:s|ting)?")),
+    ("pick_place", "drop", _forms("drop(?:s|ped|ping)?")),
+    ("pick_place", "transfer", _forms("transfer(?:s|red|ring)?")),
+    ("pick_place", "stack", _forms("stack(?:s|ed|ing)?")),
+    ("pick_place", "insert", _forms("insert(?:s|ed|ing)?")),
+    ("pick_place", "relocate", _forms("relocat(?:e|es|ed|ing)")),
+    ("pick_place", "bring", _forms("bring(?:s|ing)?", "brought")),
+    ("pick_place", "carry", _forms("carr(?:y|ies|ied|ying)")),
+    ("grab_lift", "pick", _forms("pick(?:s|ed|ing)?")),
+    ("grab_lift", "grab", _forms("grab(?:s|bed|bing)?")),
+    ("grab_lift", "lift", _forms("lift(?:s|ed|ing)?")),
+    ("grab_lift", "raise", _forms("rais(?:e|es|ed|ing)")),
+    ("grab_lift", "grasp", _forms("grasp(?:s|ed|ing)?")),
+    ("grab_lift", "take", _forms("tak(?:e|es|en|ing)", "took")),
+    ("grab_lift", "hold", _forms("hold(?:s|ing)?", "held")),
+    ("grab_lift", "get", _forms("get(?:s|ting)?", "got")),
+    ("grab_lift", "fetch", _forms("fetch(?:es|ed|ing)?")),
+)
+#: (task family, regex of all its verb forms), in the order families are tried.
+_TASK_PATTERNS: tuple[tuple[str, str], ...] = tuple(
+    (t, "|".join(f"(?:{p})" for task, _, p in _TASK_VERBS if task == t))
+    for t in dict.fromkeys(task for task, _, _ in _TASK_VERBS)
 )
 
 COLOR_WORDS: dict[str, str] = {
@@ -117,8 +170,8 @@ _SUPERLATIVES: tuple[tuple[str, str], ...] = (
 _RELATIONS: tuple[tuple[str, str], ...] = (
     ("left_of", r"\b(?:to the )?left of\b|\bon the left of\b"),
     ("right_of", r"\b(?:to the )?right of\b|\bon the right of\b"),
-    ("in_front_of", r"\bin front of\b"),
-    ("behind", r"\bbehind\b|\bin back of\b"),
+    ("in_front_of", r"\bin front of\b|\b(?:closer|nearer) to (?:me|us|you|the camera) than\b"),
+    ("behind", r"\bbehind\b|\bin back of\b|\b(?:further|farther) (?:back|away(?: from (?:me|us|you))?) than\b"),
     ("next_to", r"\bnext to\b|\bbeside\b|\bnear(?: to)?\b|\bby\b|\bclose to\b|\bclosest to\b|\bnearest to\b"),
     ("on", r"\bon top of\b|\bonto\b|\bon\b|\bupon\b"),
     ("in", r"\binto\b|\binside(?: of)?\b|\bin\b|\bwithin\b"),
@@ -212,14 +265,21 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z]+(?:-[a-z]+)?", text.lower())
 
 
+def _find_verb(low: str) -> tuple[str, str, re.Match | None]:
+    """(task family, verb lemma, match of that family's first verb in ``low``); ("grab_lift", "", None) if none."""
+    for task, _ in _TASK_PATTERNS:
+        found = [(m.start(), k, lemma, m) for k, (t, lemma, pat) in enumerate(_TASK_VERBS) if t == task
+                 for m in [re.search(pat, low)] if m]
+        if found:
+            _, _, lemma, m = min(found, key=lambda f: (f[0], f[1]))
+            return task, lemma, m
+    return "grab_lift", "", None
+
+
 def parse_task(text: str) -> tuple[str, str]:
-    """(task, verb) from the instruction; ("grab_lift", "") when no verb is recognised."""
-    low = text.lower()
-    for task, pat in _TASK_PATTERNS:
-        m = re.search(pat, low)
-        if m:
-            return task, m.group(0)
-    return "grab_lift", ""
+    """(task, verb lemma) from the instruction; ("grab_lift", "") when no verb is recognised."""
+    task, lemma, _ = _find_verb(text.lower())
+    return task, lemma
 
 
 def parse_noun_phrase(text: str) -> NounPhrase:
@@ -229,7 +289,8 @@ def parse_noun_phrase(text: str) -> NounPhrase:
     head = low
     for rel, pat in _RELATIONS:
         m = re.search(pat, low)
-        if m and _words(low[m.end():]):
+        # "on the left side of the table" names a region of the table, not a reference object
+        if m and _words(low[m.end():]) and "table" not in _words(low[m.end():]):
             ref = parse_noun_phrase(low[m.end():])
             if not ref.empty:
                 npr.relation = (rel, ref)
@@ -263,26 +324,46 @@ def parse_noun_phrase(text: str) -> NounPhrase:
     return npr
 
 
+_LEADING_PARTICLES = re.compile(r"^\s*(?:up|over|down|out|it|them)\b")
+
+
 def split_place(text: str, task: str) -> tuple[str, str | None, str | None]:
-    """(target phrase, place marker, place phrase) of an instruction (module docstring)."""
+    """(target phrase, place marker, place phrase) of an instruction (module docstring).
+
+    The target usually follows the verb ("put the mug into the bowl"). It precedes the verb
+    when the verb is followed by a pronoun ("pick up the cup and put it in the bowl", "See the
+    mug? Push it away."), directly by the place ("I need the mug moved into the bowl") or by
+    nothing that names an object ("I want the ball lifted off the table"); then the text
+    before the verb is the target phrase.
+    """
     low = text.lower()
-    verb_end = 0
-    for t, pat in _TASK_PATTERNS:
-        if t == task:
-            m = re.search(pat, low)
-            if m:
-                verb_end = m.end()
+    m = re.search(dict(_TASK_PATTERNS)[task], low) if task in dict(_TASK_PATTERNS) else None
+    verb_start, verb_end = (m.start(), m.end()) if m else (0, 0)
+    before = low[:verb_start].strip()
     rest = low[verb_end:]
-    rest = re.sub(r"^\s*(?:up|over|down)\b", "", rest)
+    while True:  # "pick it up", "set it down on", "pour it out into"
+        stripped = _LEADING_PARTICLES.sub("", rest, count=1)
+        if stripped == rest:
+            break
+        rest = stripped
+    rest = rest.strip()
+    first = _PLACE_MARKERS.match(rest) if task in PLACE_TASKS else None
+    if first is not None:  # the verb is followed by the place: the object came first (or is clicked)
+        return before if parse_noun_phrase(before).noun is not None else "", first.group(0), rest[first.end():].strip()
     if task not in PLACE_TASKS:
-        return rest.strip(), None, None
-    # the first noun of the target must come before the place marker
-    matches = [m for m in _PLACE_MARKERS.finditer(rest) if _words(rest[: m.start()])]
-    if not matches:
-        return rest.strip(), None, None
-    m = matches[-1]
-    # "to the left of the bowl" is found as "to the left of" but also "of"-less variants
-    return rest[: m.start()].strip(), m.group(0), rest[m.end():].strip()
+        target, marker, place = rest, None, None
+    else:
+        # the first noun of the target must come before the place marker
+        matches = [mm for mm in _PLACE_MARKERS.finditer(rest) if _words(rest[: mm.start()])]
+        if matches:
+            mm = matches[-1]
+            target, marker, place = rest[: mm.start()].strip(), mm.group(0), rest[mm.end():].strip()
+        else:
+            target, marker, place = rest, None, None
+    tnp = parse_noun_phrase(target)
+    if before and tnp.noun is None and not tnp.colors and parse_noun_phrase(before).noun is not None:
+        return before, marker, place
+    return target, marker, place
 
 
 # ---------------------------------------------------------------------------------------
