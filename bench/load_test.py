@@ -32,6 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "assets" / "examples" / "mug_into_bowl"
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def main() -> None:
     import psutil
     from gradio_client import Client, handle_file
@@ -96,6 +102,10 @@ def main() -> None:
     exit_code = app.wait(timeout=60)
     left = sum(1 for _ in out.rglob("*") if _.is_file())
     cache_left = sum(1 for _ in cache.rglob("*") if _.is_file())
+    # Gradio keeps its copies of example files on purpose at shutdown (``keep_in_cache``):
+    # content-addressed, reused by the next start, so they do not accumulate
+    example_hashes = {_sha256(p) for p in (ROOT / "assets" / "examples").rglob("*") if p.is_file()}
+    cache_left_examples = sum(1 for p in cache.rglob("*") if p.is_file() and _sha256(p) in example_hashes)
     lat = np.array([t for kind, t in results if kind == "served"])
     counts = {k: sum(1 for kind, _ in results if kind == k) for k in ("served", "busy", "failed")}
     body = (f"`bench/load_test.py`: {args.users} concurrent gradio_client users for {args.seconds:.0f} s against a "
@@ -108,8 +118,10 @@ def main() -> None:
              f"Files on disk at the end of the run, app still up: {left_running} in the session output folders "
              f"(each of the {args.users} client sessions keeps its last 3 runs), {cache_running} in Gradio's "
              f"upload/download cache (removed after 1 h by `delete_cache`). After SIGTERM (exit code {exit_code}): "
-             f"{left} in the output folders and {cache_left} in Gradio's cache (app.server closes Gradio, which "
-             f"deletes its cache, and removes every session folder).")
+             f"{left} in the output folders and {cache_left} in Gradio's cache, of which {cache_left_examples} are "
+             f"Gradio's copies of the bundled example images (kept on purpose at shutdown, content-addressed and "
+             f"reused by the next start, so they do not accumulate); app.server closes Gradio, which deletes the "
+             f"rest of its cache, and removes every session folder.")
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     write_section("load", body)
