@@ -220,6 +220,8 @@ def test_comparative_relations_and_table_regions():
     assert parse_noun_phrase("the ball further back than the can").relation[0] == "behind"
     npr = parse_noun_phrase("the plate on the left side of the table")  # a region, not an object
     assert npr.relation is None and npr.noun == "plate" and npr.superlative == "leftmost"
+    npr = parse_noun_phrase("the can to the left of the brick off the table")  # an object, then the table
+    assert npr.noun == "can" and npr.relation[0] == "left_of" and npr.relation[1].noun == "brick"
 
 
 @pytest.mark.parametrize(
@@ -235,3 +237,14 @@ def test_target_before_the_verb_is_grounded(scene, encoder, text):
     g = ground(s, text, encoder=encoder)
     assert g.task == "pick_place" and g.target == _idx(s, objs[1]), g.explanation
     assert g.place.kind == "instance" and g.place.index == _idx(s, objs[5])
+
+
+def test_bottle_may_be_box_shaped(scene, encoder):
+    """Flat bottles (mustard, bleach) are fitted as boxes: "bottle" prefers cylinders but keeps boxes."""
+    s, objs = scene
+    g = ground(s, "pick up the blue bottle", encoder=encoder)  # a cylinder when there is one
+    assert g.target == _idx(s, objs[0])
+    g = ground(s, "pick up the big green bottle", encoder=encoder)  # only boxes are green
+    assert g.target == _idx(s, objs[3]), g.explanation
+    with pytest.raises(InputError, match="no orange can"):  # a can is still never a ball
+        ground(s, "pick up the orange can", encoder=encoder)

@@ -142,9 +142,13 @@ _CYL = {"cylinder": 1.0, "other": 0.6, "box": 0.25, "sphere": 0.1}
 _BOX = {"box": 1.0, "other": 0.5, "cylinder": 0.25, "sphere": 0.05}
 _SPH = {"sphere": 1.0, "other": 0.6, "cylinder": 0.25, "box": 0.05}
 _LOW = {"sphere": 0.9, "other": 0.9, "cylinder": 0.7, "box": 0.5}
+# many bottles (mustard, bleach, detergent) have flattened, near-rectangular cross-sections:
+# a box fit is expected for them, so "bottle" must not exclude boxes
+_BOTTLE = {"cylinder": 1.0, "box": 0.6, "other": 0.6, "sphere": 0.1}
 NOUN_SHAPES: dict[str, dict[str, float]] = {
-    **{w: _CYL for w in ("can", "tin", "bottle", "mug", "cup", "glass", "jar", "cylinder", "tube",
-                         "canister", "soda", "thermos", "pitcher", "vase", "marker", "pen", "flask")},
+    **{w: _BOTTLE for w in ("bottle", "flask", "jug")},
+    **{w: _CYL for w in ("can", "tin", "mug", "cup", "glass", "jar", "cylinder", "tube",
+                         "canister", "soda", "thermos", "pitcher", "vase", "marker", "pen")},
     **{w: _BOX for w in ("box", "cube", "block", "carton", "package", "pack", "brick", "crate",
                          "cracker", "crackers", "cereal", "book", "drawer", "lid", "container")},
     **{w: _SPH for w in ("ball", "sphere", "apple", "fruit", "peach", "plum", "lemon", "globe",
@@ -290,7 +294,10 @@ def parse_noun_phrase(text: str) -> NounPhrase:
     for rel, pat in _RELATIONS:
         m = re.search(pat, low)
         # "on the left side of the table" names a region of the table, not a reference object
-        if m and _words(low[m.end():]) and "table" not in _words(low[m.end():]):
+        # ("left of the brick off the table" does name one)
+        after = [_PLURALS.get(w, w) for w in _words(low[m.end():])] if m else []
+        region = "table" in after and not any(w in NOUN_SHAPES for w in after[: after.index("table")])
+        if m and after and not region:
             ref = parse_noun_phrase(low[m.end():])
             if not ref.empty:
                 npr.relation = (rel, ref)
