@@ -3,15 +3,20 @@
 Perception knows each object's colour, size, shape class (box / cylinder / sphere /
 other) and position, plus a text description ("a small red cylinder"). Grounding:
 
-1. **Task** from the verb phrase (first matching family wins, in this order):
-   hand-over (give, pass, hand over), rotate/pour (pour, rotate, tilt, twist, turn),
-   open/close (open, close, shut), push/pull (push, pull, slide, drag, shove, nudge),
-   pick & place (put, place, move, set, drop, stack, transfer, insert, bring),
-   grab/lift (pick up, grab, lift, raise, grasp, take, hold, get, fetch). No verb: grab/lift.
+1. **Task** from the verb phrase (first matching family wins, in this order; every inflection
+   counts — "pushed", "placing" — and ``Grounding.verb`` is the base form):
+   hand-over (give, pass, hand over, bring me / bring ... to me), rotate/pour (pour, rotate,
+   tilt, twist, spin, turn, tip, empty), open/close (open, close, shut), push/pull (push, pull,
+   slide, drag, shove, nudge), pick & place (put, place, move, set, drop, stack, transfer,
+   insert, relocate, bring, carry), grab/lift (pick up, grab, lift, raise, grasp, take, hold,
+   get, fetch). No verb: grab/lift. "give X a push / a turn" is a push / rotation.
 2. **Split** (tasks with a destination: pick & place, push/pull, rotate/pour): the text
    after the *last* place marker ("into", "on top of", "to the left of", "next to", ...)
    is the place phrase; relations before it qualify the target ("put the cup left of the
    ball into the bowl"). For the other tasks every relation qualifies the target.
+   The target phrase is the text before the verb when the verb is followed by a pronoun, by
+   the place, or by nothing naming an object ("pick up the cup and put it in the bowl",
+   "See the mug? Push it away.", "I need the mug moved into the bowl").
 3. **Noun phrases** are parsed into colour words (with synonyms: crimson, navy, teal,
    grey, ...), size words, an object noun mapped to shape-class compatibilities (can /
    bottle / mug -> cylinder, box / carton -> box, ball / apple -> sphere, bowl / plate ->
