@@ -91,3 +91,18 @@ def test_penetration_only_variant():
     np.testing.assert_allclose(f[:2], full[:2])
     assert np.all(f[2:] == 0) and np.all(f1[2:] == 0) and np.all(f1[:2] < 0)
     assert kernel_scalar(0.01, 1.0, 100.0, False) == (0.0, 0.0)
+
+
+def test_kernel_never_negative_just_inside_the_surface():
+    """f(d) >= 0 for tiny negative d: e - u - 1 cancelled to -1e-17 there and sqrt(f) in the
+    contact residual raised (it stopped a 2000-sequence dataset build)."""
+    import math
+
+    from unihm_core.refine.kernel import kernel, kernel_scalar
+
+    d = -np.logspace(-20, -6, 2000)
+    assert kernel(d).min() >= 0.0
+    for x in d:
+        f, _ = kernel_scalar(float(x), 1.0, 100.0, True)
+        assert f >= 0.0
+        math.sqrt(f)

@@ -44,7 +44,8 @@ def kernel_and_derivatives(d: np.ndarray | float, alpha: float = 1.0, k: float =
     u = -k * np.minimum(d, 0.0)  # >= 0
     uc = np.minimum(u, EXP_CAP)
     e = np.exp(uc)
-    fi = alpha / k**2 * (e - uc - 1.0)
+    # expm1(u) - u (not e - u - 1): no cancellation to a tiny negative f for d just below 0
+    fi = alpha / k**2 * np.maximum(np.expm1(uc) - uc, 0.0)
     f1i = alpha / k * (1.0 - e)
     f2i = alpha * e
     over = u > EXP_CAP
@@ -74,6 +75,6 @@ def kernel_scalar(d: float, alpha: float, k: float, attract: bool) -> tuple[floa
     u = -k * d
     if u <= EXP_CAP:
         e = math.exp(u)
-        return alpha / (k * k) * (e - u - 1.0), alpha / k * (1.0 - e)
+        return alpha / (k * k) * max(math.expm1(u) - u, 0.0), alpha / k * (1.0 - e)
     f, f1, _ = kernel_and_derivatives(d, alpha, k, attract)
     return float(f), float(f1)
