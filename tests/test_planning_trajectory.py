@@ -144,6 +144,7 @@ def test_resolve_task_and_validation():
     assert resolve_task("push_pull", "shove") == "push"
     assert resolve_task("open_close", "shut") == "close"
     assert resolve_task("rotate_pour", "pour") == "pour"
+    assert resolve_task("rotate_pour", "tip") == resolve_task("rotate_pour", "empty") == "pour"
     assert resolve_task("rotate_pour", "twist") == "rotate"
     assert resolve_task("grab_lift") == "grab"
     with pytest.raises(InputError, match="unknown task"):

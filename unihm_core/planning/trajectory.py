@@ -99,12 +99,15 @@ class TrajectoryConfig:
         return hold, self.num_frames - hold - rest, rest
 
 
+POUR_VERBS = ("pour", "tilt", "tip", "empty")  # base forms grounding reports for the rotate/pour family
+
+
 def resolve_task(task: str, verb: str = "") -> str:
     """Data-engine task name from a task name or a perception family plus its verb.
 
     ``push_pull`` + "pull"/"drag" -> ``pull`` (else ``push``); ``open_close`` +
-    "close"/"shut" -> ``close`` (else ``open``); ``rotate_pour`` + "pour"/"tilt" -> ``pour``
-    (else ``rotate``); ``grab_lift`` -> ``grab``.
+    "close"/"shut" -> ``close`` (else ``open``); ``rotate_pour`` + a pouring verb (:data:`POUR_VERBS`)
+    -> ``pour`` (else ``rotate``); ``grab_lift`` -> ``grab``.
     """
     if task in TASKS:
         return task
@@ -116,7 +119,7 @@ def resolve_task(task: str, verb: str = "") -> str:
     if task == "open_close":
         return "close" if v in ("close", "shut") else "open"
     if task == "rotate_pour":
-        return "pour" if v in ("pour", "tilt") else "rotate"
+        return "pour" if v in POUR_VERBS else "rotate"
     raise InputError(f"unknown task {task!r}; use one of {TASKS} or a perception task family")
 
 
