@@ -40,7 +40,8 @@ def cmd_hands(args: argparse.Namespace) -> int:
 
 
 # Performance and reliability benchmarks (no dataset needed), in this order.
-BENCH_SCRIPTS = ("bench_hands", "bench_refine", "perception_stages", "bad_inputs", "bench_app", "load_test")
+BENCH_SCRIPTS = ("bench_hands", "bench_data_build", "bench_refine", "perception_stages", "bad_inputs", "bench_app",
+                 "load_test")
 # Evaluations on the default dataset (data_cache/default; `unihm train all` builds it).
 EVAL_SCRIPTS = ("dataset_card", "eval_tokenizer", "eval_planner", "eval_grounding", "eval_tables")
 
