@@ -28,12 +28,16 @@ def main() -> None:
     n = card["sequences"]
     attempts = card["human_attempts"]
     rule_rates = ", ".join(f"{k.replace('human: ', '')} {v / attempts:.1%}" for k, v in card["human_reject_reasons"].items())
-    secs = card.get("build_seconds_this_run")
-    per_seq = f"{secs / n:.2f} s of wall time per sequence with {cfg['workers']} workers" if secs else "not recorded"
-    build_text = (f"{n} sequences in {secs / 60:.1f} min of wall time ({per_seq}; target: 2,000 sequences in "
-                  f"<= 30 min on 2 cores). The machine's two cores were shared with other jobs during the build "
-                  f"(training and test runs of other engineers), so this is an upper bound." if secs else
-                  "The build was resumed over several runs; its total time was not recorded.")
+    secs, built = card.get("build_seconds_this_run"), card.get("sequences_built_this_run", n)
+    if secs and built:
+        rate = secs / built
+        build_text = (f"The last build run made {built} sequences in {secs / 60:.1f} min of wall time with "
+                      f"{cfg['workers']} workers: {rate:.2f} s per sequence, i.e. {2000 * rate / 60:.1f} min for 2,000 "
+                      f"sequences at that rate (target: <= 30 min on 2 cores). The machine's two cores were shared "
+                      f"with other jobs during the build, so this is an upper bound."
+                      + (f" Note: {card['build_note']}." if card.get("build_note") else ""))
+    else:
+        build_text = "The build was resumed over several runs; its total time was not recorded."
     oc = card["per_task"].get("open", 0) + card["per_task"].get("close", 0)
     hand_rows = "\n".join(f"| {h} | {c} | {c / n:.0%} | {card['hand_reject_reasons'].get(h, {})} |"
                           for h, c in card["hands_valid"].items())

@@ -268,18 +268,22 @@ def build_dataset(out_dir: str | Path, config: DatasetConfig, progress=print) ->
     t0 = time.time()
     jobs = [(str(out), config, k) for k in todo]
     done = n_shards - len(todo)
+    built = 0
     if config.workers > 1 and len(jobs) > 1:
         with mp.get_context("spawn").Pool(config.workers) as pool:
             for k, n_ok, _ in pool.imap_unordered(_build_shard, jobs):
                 done += 1
+                built += n_ok
                 progress(f"[{done}/{n_shards}] shard {k}: {n_ok} sequences ({time.time() - t0:.0f} s)")
     else:
         for job in jobs:
             k, n_ok, _ = _build_shard(job)
             done += 1
+            built += n_ok
             progress(f"[{done}/{n_shards}] shard {k}: {n_ok} sequences ({time.time() - t0:.0f} s)")
     card = finalize(out)
     card["build_seconds_this_run"] = round(time.time() - t0, 1)
+    card["sequences_built_this_run"] = built  # a resumed build times only the shards it built
     (out / "card.json").write_text(json.dumps(card, indent=2))
     return card
 
