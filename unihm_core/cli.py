@@ -115,7 +115,8 @@ def cmd_train_planner(args: argparse.Namespace) -> int:
     from unihm_core.planning.train import TrainConfig, train_planner
 
     tc = TrainConfig(seed=args.seed, **({"steps": args.steps} if args.steps else {}),
-                     **({"max_seconds": args.max_seconds} if args.max_seconds else {}))
+                     **({"max_seconds": args.max_seconds} if args.max_seconds else {}),
+                     **({"threads": args.threads} if args.threads else {}))
     m = train_planner(args.data, args.out, tc)
     print(json.dumps({"out": str(args.out), "heldout": m["heldout"], "train": m["train"]}, indent=2))
     return 0
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the TrainConfig default)")
     p.add_argument("--max-seconds", type=float, default=None, help="wall-time cap (default: the TrainConfig default)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the TrainConfig default)")
     p.set_defaults(func=cmd_train_planner)
     p = train.add_parser("tokenizer", help="train the multi-hand tokenizer (or --add-hand to an existing one)")
     p.add_argument("--data", required=True, help="dataset folder (unihm data build); 'seen' trains, 'unseen' tests")
