@@ -132,14 +132,14 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
     log = (lambda r: print(json.dumps(r), file=sys.stderr, flush=True)) if args.verbose else None
     out = Path(args.out)
     if args.add_hand:
-        tcfg = TrainConfig(seed=args.seed).scaled(args.schedule_scale)
+        tcfg = TrainConfig(seed=args.seed, threads=args.threads).scaled(args.schedule_scale)
         m = add_hand_and_save(args.data, out, args.add_hand, tcfg, log_fn=log)
         print(json.dumps(m, indent=2))
         return 0
     cfg = TokenizerConfig(arch=args.arch, **({"hidden": args.hidden} if args.hidden else
                                              ({"hidden": 64} if args.arch == "conv" else {})))
     leave = tuple(h for h in (args.leave_out or "").split(",") if h)
-    tcfg = TrainConfig(seed=args.seed, leave_out=leave).scaled(args.schedule_scale)
+    tcfg = TrainConfig(seed=args.seed, leave_out=leave, threads=args.threads).scaled(args.schedule_scale)
     m = train_and_save(args.data, out, cfg, tcfg, log_fn=log)
     print(json.dumps({"out": str(out), "unseen_overall": m["unseen"]["overall"], "usage_unseen": m["usage_unseen"]["all"],
                       "train_seconds": m["train_seconds"]}, indent=2))
@@ -193,11 +193,17 @@ def cmd_train_all(args: argparse.Namespace) -> int:
     steps = []
     if not (data / "manifest.jsonl").exists():
         steps.append(["data", "build", "--out", str(data), "--n", str(args.n), "--seed", str(args.seed), "--refine"])
-    steps += [["train", "tokenizer", "--data", str(data), "--out", "checkpoints/tokenizer", "--seed", str(args.seed)],
-              ["train", "planner", "--data", str(data), "--out", "checkpoints/planner", "--seed", str(args.seed)],
-              ["train", "motion-encoder", "--data", str(data), "--out", "checkpoints/motion_encoder",
-               "--seed", str(args.seed)],
-              ["train", "vlm", "--data", str(data), "--out", "checkpoints/vlm", "--seed", str(args.seed)]]
+    # The schedules of the shipped checkpoints (2,000-sequence default dataset, 2 CPU cores): the
+    # tokenizer at a quarter of its full epoch schedule (each epoch sees every valid window; the
+    # full schedule takes over an hour on this data), the planner for a fixed number of steps
+    # (no wall-time cap, so the run is deterministic), the VLM for 10 epochs.
+    seed = str(args.seed)
+    steps += [["train", "tokenizer", "--data", str(data), "--out", "checkpoints/tokenizer", "--seed", seed,
+               "--schedule-scale", "0.25"],
+              ["train", "planner", "--data", str(data), "--out", "checkpoints/planner", "--seed", seed,
+               "--steps", "1500", "--max-seconds", "100000", "--threads", "1"],
+              ["train", "motion-encoder", "--data", str(data), "--out", "checkpoints/motion_encoder", "--seed", seed],
+              ["train", "vlm", "--data", str(data), "--out", "checkpoints/vlm", "--seed", seed, "--epochs", "10"]]
     for step in steps:
         print("== unihm " + " ".join(step), flush=True)
         status = main(step)
@@ -323,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add-hand", default=None, help="train only this hand against the frozen codebook")
     p.add_argument("--schedule-scale", type=float, default=1.0, help="multiply every epoch count (e.g. 0.4: quick run)")
     p.add_argument("--verbose", action="store_true", help="print training log records to stderr")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.set_defaults(func=cmd_train_tokenizer)
     p = train.add_parser("all", help="build the default dataset if needed, then train every model in order")
     p.add_argument("--data", default="data_cache/default", help="dataset folder (built when it has no manifest)")
