@@ -194,12 +194,11 @@ def cmd_train_all(args: argparse.Namespace) -> int:
     if not (data / "manifest.jsonl").exists():
         steps.append(["data", "build", "--out", str(data), "--n", str(args.n), "--seed", str(args.seed), "--refine"])
     # The schedules of the shipped checkpoints (2,000-sequence default dataset, 2 CPU cores): the
-    # tokenizer at a quarter of its full epoch schedule (each epoch sees every valid window; the
-    # full schedule takes over an hour on this data), the planner for a fixed number of steps
-    # (no wall-time cap, so the run is deterministic), the VLM for 10 epochs.
+    # tokenizer's full schedule on one thread, the planner for a fixed number of steps (no
+    # wall-time cap, so the run is deterministic), the VLM for 10 epochs.
     seed = str(args.seed)
     steps += [["train", "tokenizer", "--data", str(data), "--out", "checkpoints/tokenizer", "--seed", seed,
-               "--schedule-scale", "0.25"],
+               "--threads", "1"],
               ["train", "planner", "--data", str(data), "--out", "checkpoints/planner", "--seed", seed,
                "--steps", "1500", "--max-seconds", "100000", "--threads", "1"],
               ["train", "motion-encoder", "--data", str(data), "--out", "checkpoints/motion_encoder", "--seed", seed],
