@@ -4,7 +4,8 @@ Reads the ``metrics.json`` written next to each checkpoint by ``unihm train toke
 on the dataset's unseen split, code usage, refresh events, translation table, added hands)::
 
     unihm train tokenizer --data D --out checkpoints/tokenizer                      # shipped (MLP)
-    unihm train tokenizer --data D --out data_cache/tok_conv --arch conv            # Table B1 1D-Conv
+    unihm train tokenizer --data D --out data_cache/tok_conv --arch conv --schedule-scale 0.25    # Table B1 1D-Conv
+    unihm train tokenizer --data D --out data_cache/tok_mlp_q --schedule-scale 0.25  # MLP on the same schedule
     unihm train tokenizer --data D --out data_cache/tok_loo --leave-out ability     # leave-one-out
     unihm train tokenizer --data D --out data_cache/tok_loo --add-hand ability
     python bench/eval_tokenizer.py --mlp checkpoints/tokenizer --conv data_cache/tok_conv --loo data_cache/tok_loo
@@ -42,26 +43,40 @@ def _f(v: float | None, nd: int = 4) -> str:
     return "—" if v is None else f"{v:.{nd}f}"
 
 
-def table_b1(mlp: dict | None, conv: dict | None) -> str:
-    runs = {k: v for k, v in (("mlp", mlp), ("conv", conv)) if v}
+def _schedule(m: dict) -> str:
+    t = m["train"]
+    return (f"{t['ref_epochs']} reference / {t['distill_epochs']} + {t['finetune_epochs']} per-hand / "
+            f"{t['joint_epochs']} joint epochs, {m['train_seconds']:.0f} s")
+
+
+def table_b1(mlp: dict | None, conv: dict | None, mlp_matched: dict | None = None) -> str:
+    """MAE / RMSE per hand; ``mlp_matched`` is an MLP trained on the conv run's schedule."""
+    runs = {k: v for k, v in (("mlp", mlp), ("mlp (conv's schedule)", mlp_matched), ("conv", conv)) if v}
     hands = list(next(iter(runs.values()))["unseen"])
     lines = ["| metric | variant | " + " | ".join(hands) + " |", "|---|---|" + "---|" * len(hands)]
     for metric, i in (("MAE", 0), ("RMSE", 1)):
         key = "mae_rad" if i == 0 else "rmse_rad"
         for name, m in runs.items():
             lines.append(f"| {metric} (ours) | {name} | " + " | ".join(_f(m["unseen"][h].get(key)) for h in hands) + " |")
-        for name in runs:
-            lines.append(f"| {metric} (paper, DexYCB) | {name} | "
-                         + " | ".join(_f(PAPER_B1[name].get(h, (None, None))[i]) for h in hands) + " |")
+        for name in ("mlp", "conv"):
+            if name in runs:
+                lines.append(f"| {metric} (paper, DexYCB) | {name} | "
+                             + " | ".join(_f(PAPER_B1[name].get(h, (None, None))[i]) for h in hands) + " |")
     for name, m in runs.items():
         lines.append(f"| wrist pos. err. [mm] | {name} | " + " | ".join(_f(m["unseen"][h]["wrist_mm"], 1) for h in hands) + " |")
         lines.append(f"| fingertip err. [mm] | {name} | " + " | ".join(_f(m["unseen"][h]["tip_mm"], 1) for h in hands) + " |")
     out = "\n".join(lines)
-    if mlp and conv:
+    out += "\n\nSchedules: " + "; ".join(f"{name}: {_schedule(m)}" for name, m in runs.items()) + "."
+    ref = mlp_matched or mlp
+    if ref and conv:
         robot = [h for h in hands if h != "overall"]
-        wins = [h for h in robot if conv["unseen"][h]["mae_rad"] < mlp["unseen"][h]["mae_rad"]]
-        out += (f"\n\n1D-Conv has the lower MAE on {len(wins)}/{len(robot)} hands ({', '.join(wins) or 'none'}); "
-                f"in the paper it wins on every hand.")
+        wins = [h for h in robot if conv["unseen"][h]["mae_rad"] < ref["unseen"][h]["mae_rad"]]
+        which = "the MLP on the same schedule" if mlp_matched else "the MLP"
+        out += (f"\n\nAgainst {which}, 1D-Conv has the lower finger-joint MAE on {len(wins)}/{len(robot)} hands "
+                f"({', '.join(wins) or 'none'}; in the paper it wins on every hand) and a "
+                f"{'lower' if conv['unseen']['overall']['tip_mm'] < ref['unseen']['overall']['tip_mm'] else 'higher'} "
+                f"fingertip error overall ({conv['unseen']['overall']['tip_mm']:.1f} vs "
+                f"{ref['unseen']['overall']['tip_mm']:.1f} mm).")
     return out
 
 
@@ -104,9 +119,11 @@ def main() -> int:
     ap.add_argument("--mlp", default="checkpoints/tokenizer")
     ap.add_argument("--conv", default="data_cache/tok_conv")
     ap.add_argument("--loo", default="data_cache/tok_loo")
+    ap.add_argument("--mlp-matched", default="data_cache/tok_mlp_q",
+                    help="an MLP run on the conv run's schedule (fair Table B1 comparison)")
     ap.add_argument("--chunk-sweep", default=None, help="JSON file of the chunk-length sweep (optional)")
     args = ap.parse_args()
-    mlp, conv, loo = _load(args.mlp), _load(args.conv), _load(args.loo)
+    mlp, conv, loo, mlp_q = _load(args.mlp), _load(args.conv), _load(args.loo), _load(args.mlp_matched)
     main_run = mlp or conv
     if main_run is None:
         print("no tokenizer metrics found; train first (see the docstring)", file=sys.stderr)
@@ -124,7 +141,7 @@ def main() -> int:
         "",
         "### Table B1: finger-joint MAE / RMSE [rad] on the unseen split",
         "",
-        table_b1(mlp, conv),
+        table_b1(mlp, conv, mlp_q),
         "",
         ("The paper's 1D-Conv overall is MAE 0.0256 / RMSE 0.0581 (DexYCB). " + (
             "No 1D-Conv run was found: the variant is implemented and tested (`--arch conv`) but was not trained "
