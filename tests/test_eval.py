@@ -166,9 +166,6 @@ def test_cli_eval_writes_json_and_table(tiny, tmp_path, capsys):
     assert main(["eval", "--data", str(tiny), "--ablation", "bogus", "--out", str(out)]) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="known shortfall, recorded in docs/RESULTS.md ('tables'): the shipped VLM "
-                   "(1M parameters, 1175-sequence dataset) does not yet beat NN retrieval on MPJPE "
-                   "(51.5 vs 44.6 mm on this sample); strict, so the test turns red the day it does")
 def test_shipped_vlm_beats_retrieval_on_unseen_sample(models):
     """Threshold = the retrieval baseline's MPJPE on the sample, recorded by bench/eval_tables.py."""
     recorded = json.loads((SAMPLE_DIR / SAMPLE_METRICS).read_text())
