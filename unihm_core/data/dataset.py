@@ -3,9 +3,9 @@
 One *sequence* = a tabletop scene (:mod:`~unihm_core.data.scenes`), a task, a human
 manipulation (:mod:`~unihm_core.data.motions`) that passed validation
 (:mod:`~unihm_core.data.validation`), its retargeting to every robot hand
-(:func:`unihm_core.hands.retarget.retarget_sequence` in the object's frame, wrist included,
-stored in the table frame; the grasp held rigidly while the object moves,
-:mod:`~unihm_core.data.carry`), five
+(:func:`unihm_core.hands.retarget.retarget_sequence` with the object's poses, so each frame's
+solve starts from the previous one moved with the object; wrist included, table frame; the grasp
+held rigidly while the object moves, :mod:`~unihm_core.data.carry`), five
 instructions (:mod:`~unihm_core.data.instructions`), the object's oriented surface samples
 (object frame) and, with ``render``, the scene's RGB-D frame with instance masks.
 
