@@ -69,7 +69,8 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   exit 1
 fi
 installed_version() {
-  dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | awk '$3 == "installed" {print $4; exit}'
+  # a package dpkg never heard of makes dpkg-query fail; under pipefail that would end the script
+  { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } | awk '$3 == "installed" {print $4; exit}'
 }
 missing=()
 for p in libvulkan1 libusb-1.0-0 chromium; do

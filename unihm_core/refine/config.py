@@ -61,6 +61,13 @@ class RefineConfig:
         energy_rtol: converged when an accepted step lowers E_t by less than
             ``energy_rtol * E_t + energy_atol``.
         energy_atol: absolute energy tolerance (see above).
+        restart_from_previous: for ``t >= 1`` run the LM iteration a second time from the
+            previous refined frame ``q_{t-1}^opt`` and keep whichever end has the lower E_t.
+            Algorithm 1 starts only from ``q_t^gen`` (line 3; ``False`` reproduces it); the
+            nearest-neighbour energy has local minima (a fingertip can leave a box through one
+            face or another) and jumps where correspondences switch, and a single damped start
+            lands in the worse one often enough to cost up to 10 % of the total energy against
+            a trust-region solver (docs/RESULTS.md, refine section). About twice the solves.
         contact_model: "kernel" (the paper: point-to-plane distance through f, Eq. 11-13) or
             "euclidean" (the Fig. B2 comparison: ``lambda_c * alpha * ||x - p||``, the
             plain distance to the nearest point, the |x| curve of Fig. B1).
@@ -87,6 +94,7 @@ class RefineConfig:
     step_tol: float = 1e-5
     energy_rtol: float = 1e-3
     energy_atol: float = 1e-12
+    restart_from_previous: bool = True
     contact_model: ContactModel = "kernel"
     motion_trans_tol: float = 5e-4
     motion_rot_tol: float = 5e-3
@@ -124,6 +132,9 @@ class RefineConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name == "max_iters" else 0):
                 raise ConfigError(f"RefineConfig.{name}={v!r} must be an integer "
                                   f"{'>= 1' if name == 'max_iters' else '>= 0'}.")
+        if not isinstance(self.restart_from_previous, bool):
+            raise ConfigError(f"RefineConfig.restart_from_previous={self.restart_from_previous!r} must be "
+                              "True or False.")
         if self.contact_model not in ("kernel", "euclidean"):
             raise ConfigError(f"RefineConfig.contact_model={self.contact_model!r}: choose 'kernel' "
                               "(the paper's Eq. 11-13) or 'euclidean' (the Fig. B2 comparison).")

@@ -7,6 +7,7 @@ object and reused for every nearest-neighbour query of a trajectory (Algorithm 1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -70,6 +71,14 @@ class ObjectSurface:
         if mesh is not None:
             return cls(p, mesh_normals_at(mesh, p), "mesh")
         return cls(p, estimate_normals(p, knn=knn, orient=orient), "estimated")
+
+    @cached_property
+    def kdtree(self):
+        """The compiled k-d tree of :mod:`unihm_core.refine.compiled` over ``points`` (built on
+        first use; the compiled refinement queries it)."""
+        from unihm_core.refine.compiled import build_kdtree  # noqa: PLC0415
+
+        return build_kdtree(self.points)
 
     def nearest(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest points and their normals for queries ``x`` ``(F, 3)`` (object frame)."""
