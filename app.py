@@ -1,4 +1,5 @@
-"""Launch the UniHM Gradio app: build the UI, warm up the renderer, serve on localhost."""
+"""Launch the UniHM Gradio app: build the UI, warm up the renderer and the compiled refinement, serve
+on localhost."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.rendering import get_renderer
 from app.server import serve
 from app.ui import build_demo
 from unihm_core import UniHMError
+from unihm_core.refine.compiled import warm_up as warm_up_refinement
 
 
 def main() -> None:
@@ -21,6 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     get_renderer()  # compile shaders once, before the first request
     video_renderer()
+    warm_up_refinement()  # compile the refinement loop (first start on a machine: ~20 s, then cached on disk)
     try:
         get_pipeline()  # load the models now rather than on the first click
     except UniHMError as exc:

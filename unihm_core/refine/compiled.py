@@ -47,6 +47,7 @@ from numba import njit
 from unihm_core.refine.kernel import EXP_CAP
 
 LEAF_SIZE = 8
+STACK = 256  # k-d tree search stack: two entries per level, enough for any balanced tree in memory
 STATUS_NAMES = ("converged", "stalled", "hit_cap")  # codes 0, 1, 2 of refine_frames
 
 
@@ -142,35 +143,39 @@ def _forward(q, ch, Rw, pw):
 
     Written out in scalars: a 3x3 product through numpy's ``@`` would cost a BLAS call and an
     allocation each, more than its 27 multiplications."""
-    Rj = np.empty((3, 3))
-    R0 = np.empty((3, 3))
+    # fields bound to locals once: a namedtuple field read inside a loop costs a reference count
+    parent, mult, src, off, PR, Pp, axis, prismatic = (ch.parent, ch.mult, ch.src, ch.off, ch.place_R,
+                                                       ch.place_p, ch.axis, ch.prismatic)
     for r in range(3):
         pw[0, r] = 0.0
         for c in range(3):
             Rw[0, r, c] = 1.0 if r == c else 0.0
-    for j in range(1, len(ch.parent)):
-        a = ch.parent[j]
-        qj = ch.mult[j] * q[ch.src[j]] + ch.off[j]
-        PR, Pp = ch.place_R[j], ch.place_p[j]
-        for r in range(3):  # (R0, p0) = oMi[parent] * placement
-            pw[j, r] = Rw[a, r, 0] * Pp[0] + Rw[a, r, 1] * Pp[1] + Rw[a, r, 2] * Pp[2] + pw[a, r]
-            for c in range(3):
-                R0[r, c] = Rw[a, r, 0] * PR[0, c] + Rw[a, r, 1] * PR[1, c] + Rw[a, r, 2] * PR[2, c]
-        x, y, z = ch.axis[j, 0], ch.axis[j, 1], ch.axis[j, 2]
-        if ch.prismatic[j]:
-            for r in range(3):
-                pw[j, r] += (R0[r, 0] * x + R0[r, 1] * y + R0[r, 2] * z) * qj
-                for c in range(3):
-                    Rw[j, r, c] = R0[r, c]
-        else:  # R0 @ Rodrigues(axis, qj)
+    k00 = k01 = k02 = k10 = k11 = k12 = k20 = k21 = k22 = 0.0
+    for j in range(1, len(parent)):
+        a = parent[j]
+        qj = mult[j] * q[src[j]] + off[j]
+        x, y, z = axis[j, 0], axis[j, 1], axis[j, 2]
+        pris = prismatic[j]
+        if not pris:  # Rodrigues(axis, qj)
             cq, sq = math.cos(qj), math.sin(qj)
             C = 1.0 - cq
-            Rj[0, 0], Rj[0, 1], Rj[0, 2] = cq + x * x * C, x * y * C - z * sq, x * z * C + y * sq
-            Rj[1, 0], Rj[1, 1], Rj[1, 2] = y * x * C + z * sq, cq + y * y * C, y * z * C - x * sq
-            Rj[2, 0], Rj[2, 1], Rj[2, 2] = z * x * C - y * sq, z * y * C + x * sq, cq + z * z * C
-            for r in range(3):
-                for c in range(3):
-                    Rw[j, r, c] = R0[r, 0] * Rj[0, c] + R0[r, 1] * Rj[1, c] + R0[r, 2] * Rj[2, c]
+            k00, k01, k02 = cq + x * x * C, x * y * C - z * sq, x * z * C + y * sq
+            k10, k11, k12 = y * x * C + z * sq, cq + y * y * C, y * z * C - x * sq
+            k20, k21, k22 = z * x * C - y * sq, z * y * C + x * sq, cq + z * z * C
+        for r in range(3):  # row r of (R0, p0) = oMi[parent] * placement, then the joint's motion
+            b0, b1, b2 = Rw[a, r, 0], Rw[a, r, 1], Rw[a, r, 2]
+            c0 = b0 * PR[j, 0, 0] + b1 * PR[j, 1, 0] + b2 * PR[j, 2, 0]
+            c1 = b0 * PR[j, 0, 1] + b1 * PR[j, 1, 1] + b2 * PR[j, 2, 1]
+            c2 = b0 * PR[j, 0, 2] + b1 * PR[j, 1, 2] + b2 * PR[j, 2, 2]
+            p = b0 * Pp[j, 0] + b1 * Pp[j, 1] + b2 * Pp[j, 2] + pw[a, r]
+            if pris:
+                pw[j, r] = p + (c0 * x + c1 * y + c2 * z) * qj
+                Rw[j, r, 0], Rw[j, r, 1], Rw[j, r, 2] = c0, c1, c2
+            else:
+                pw[j, r] = p
+                Rw[j, r, 0] = c0 * k00 + c1 * k10 + c2 * k20
+                Rw[j, r, 1] = c0 * k01 + c1 * k11 + c2 * k21
+                Rw[j, r, 2] = c0 * k02 + c1 * k12 + c2 * k22
 
 
 @njit(cache=True)
@@ -178,21 +183,22 @@ def _tips(q, ch, Rw, pw, S, J):
     """Fingertip positions ``S`` (F, 3) and world Jacobians ``J`` (F, 3, D) at ``q`` (D,)."""
     _forward(q, ch, Rw, pw)
     J[:] = 0.0
-    for f in range(len(ch.tip_joint)):
-        jf = ch.tip_joint[f]
-        tp = ch.tip_p[f]
+    tip_joint, tip_p, support, axis, src, mult, prismatic = (ch.tip_joint, ch.tip_p, ch.support, ch.axis, ch.src,
+                                                             ch.mult, ch.prismatic)
+    for f in range(len(tip_joint)):
+        jf = tip_joint[f]
         for r in range(3):
-            S[f, r] = Rw[jf, r, 0] * tp[0] + Rw[jf, r, 1] * tp[1] + Rw[jf, r, 2] * tp[2] + pw[jf, r]
-        for k in range(ch.support.shape[1]):
-            j = ch.support[f, k]
+            S[f, r] = Rw[jf, r, 0] * tip_p[f, 0] + Rw[jf, r, 1] * tip_p[f, 1] + Rw[jf, r, 2] * tip_p[f, 2] + pw[jf, r]
+        for k in range(support.shape[1]):
+            j = support[f, k]
             if j < 0:
                 break
-            ax = ch.axis[j]
-            a0 = Rw[j, 0, 0] * ax[0] + Rw[j, 0, 1] * ax[1] + Rw[j, 0, 2] * ax[2]  # world axis
-            a1 = Rw[j, 1, 0] * ax[0] + Rw[j, 1, 1] * ax[1] + Rw[j, 1, 2] * ax[2]
-            a2 = Rw[j, 2, 0] * ax[0] + Rw[j, 2, 1] * ax[1] + Rw[j, 2, 2] * ax[2]
-            c, m = ch.src[j], ch.mult[j]
-            if ch.prismatic[j]:
+            x, y, z = axis[j, 0], axis[j, 1], axis[j, 2]
+            a0 = Rw[j, 0, 0] * x + Rw[j, 0, 1] * y + Rw[j, 0, 2] * z  # world axis
+            a1 = Rw[j, 1, 0] * x + Rw[j, 1, 1] * y + Rw[j, 1, 2] * z
+            a2 = Rw[j, 2, 0] * x + Rw[j, 2, 1] * y + Rw[j, 2, 2] * z
+            c, m = src[j], mult[j]
+            if prismatic[j]:
                 J[f, 0, c] += m * a0
                 J[f, 1, c] += m * a1
                 J[f, 2, c] += m * a2
@@ -231,6 +237,7 @@ class KDTree(NamedTuple):
 
     points: np.ndarray  # (N, 3) in leaf order
     index: np.ndarray  # (N,) int64
+    rank: np.ndarray  # (N,) int64, the inverse of index (caller's order -> leaf order)
     dim: np.ndarray  # (M,) int64 split coordinate
     split: np.ndarray  # (M,) split value
     left: np.ndarray  # (M,) int64, -1 for a leaf
@@ -240,22 +247,24 @@ class KDTree(NamedTuple):
 
 
 @njit(cache=True)
-def _select(P, perm, s, e, k, d):
-    """Reorder ``perm[s:e]`` so that ``perm[k]`` holds the point with the k-th smallest coordinate
-    ``d``, smaller or equal ones before it and larger or equal ones after (quickselect, Hoare
-    partition around a median of three)."""
+def _select(P, idx, s, e, k, d):
+    """Reorder rows ``s:e`` of ``P`` (and ``idx`` alike) so that row ``k`` holds the point with the
+    k-th smallest coordinate ``d``, smaller or equal ones before it and larger or equal ones
+    after (quickselect, Hoare partition around a median of three)."""
     lo, hi = s, e - 1
     while hi > lo:
-        a, b, c = P[perm[lo], d], P[perm[(lo + hi) // 2], d], P[perm[hi], d]
+        a, b, c = P[lo, d], P[(lo + hi) // 2, d], P[hi, d]
         pivot = max(min(a, b), min(max(a, b), c))
         i, j = lo, hi
         while i <= j:
-            while P[perm[i], d] < pivot:
+            while P[i, d] < pivot:
                 i += 1
-            while P[perm[j], d] > pivot:
+            while P[j, d] > pivot:
                 j -= 1
             if i <= j:
-                perm[i], perm[j] = perm[j], perm[i]
+                for c in range(3):
+                    P[i, c], P[j, c] = P[j, c], P[i, c]
+                idx[i], idx[j] = idx[j], idx[i]
                 i += 1
                 j -= 1
         if k <= j:
@@ -267,7 +276,10 @@ def _select(P, perm, s, e, k, d):
 
 
 @njit(cache=True)
-def _kd_build(P, leaf_size):
+def _kd_build(points, leaf_size):
+    """Arrays of :class:`KDTree` (rows of a copy of ``points`` are reordered in place, so every
+    access is sequential)."""
+    P = points.copy()
     N = P.shape[0]
     perm = np.arange(N)
     M = 2 * N + 1  # a binary tree with non-empty leaves has at most 2N - 1 nodes
@@ -283,26 +295,28 @@ def _kd_build(P, leaf_size):
         s, e = start[node], end[node]
         if e - s <= leaf_size:
             continue
-        lo, hi = P[perm[s]].copy(), P[perm[s]].copy()
+        lo0, lo1, lo2 = P[s, 0], P[s, 1], P[s, 2]
+        hi0, hi1, hi2 = lo0, lo1, lo2
         for i in range(s + 1, e):
-            for c in range(3):
-                v = P[perm[i], c]
-                lo[c] = min(lo[c], v)
-                hi[c] = max(hi[c], v)
-        ext = hi - lo
-        d = int(np.argmax(ext))
-        if ext[d] <= 0.0:  # all points equal: one leaf
+            lo0, hi0 = min(lo0, P[i, 0]), max(hi0, P[i, 0])
+            lo1, hi1 = min(lo1, P[i, 1]), max(hi1, P[i, 1])
+            lo2, hi2 = min(lo2, P[i, 2]), max(hi2, P[i, 2])
+        e0, e1, e2 = hi0 - lo0, hi1 - lo1, hi2 - lo2
+        d = 0 if (e0 >= e1 and e0 >= e2) else (1 if e1 >= e2 else 2)  # the widest extent
+        if max(e0, e1, e2) <= 0.0:  # all points equal: one leaf
             continue
         mid = (s + e) // 2
         _select(P, perm, s, e, mid, d)
-        dim[node], split[node] = d, P[perm[mid], d]
+        dim[node], split[node] = d, P[mid, d]
         left[node], right[node] = n_nodes, n_nodes + 1
         start[n_nodes], end[n_nodes] = s, mid
         start[n_nodes + 1], end[n_nodes + 1] = mid, e
         stack[top], stack[top + 1] = n_nodes, n_nodes + 1
         top += 2
         n_nodes += 2
-    return (P[perm].copy(), perm, dim[:n_nodes].copy(), split[:n_nodes].copy(), left[:n_nodes].copy(),
+    rank = np.empty(N, np.int64)
+    rank[perm] = np.arange(N)
+    return (P, perm, rank, dim[:n_nodes].copy(), split[:n_nodes].copy(), left[:n_nodes].copy(),
             right[:n_nodes].copy(), start[:n_nodes].copy(), end[:n_nodes].copy())
 
 
@@ -313,29 +327,36 @@ def build_kdtree(points: np.ndarray) -> KDTree:
 
 
 @njit(cache=True)
-def _kd_nearest(tree, x0, x1, x2):
-    """Index (caller's order) and squared distance of the point nearest to ``(x0, x1, x2)``."""
-    stack_node = np.empty(128, np.int64)
-    stack_bound = np.empty(128)
+def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
+    """Index (caller's order) and squared distance of the point nearest to ``(x0, x1, x2)``;
+    ``stack_node`` (int64) and ``stack_bound`` (float) are scratch of length >= 2 * depth + 2.
+
+    ``guess`` (caller's order, or -1): a point likely to be near, e.g. the previous iterate's
+    nearest neighbour; its distance bounds the search from the start, so most of the tree is
+    pruned. The answer is the same (among exactly equidistant points the guess is kept)."""
     top = 1
     stack_node[0], stack_bound[0] = 0, 0.0
     best, best_i = np.inf, -1
-    pts = tree.points
+    if guess >= 0:
+        best_i = tree.rank[guess]
+        g0, g1, g2 = tree.points[best_i, 0] - x0, tree.points[best_i, 1] - x1, tree.points[best_i, 2] - x2
+        best = g0 * g0 + g1 * g1 + g2 * g2
+    pts, left, right, dim, split, start, end = tree.points, tree.left, tree.right, tree.dim, tree.split, tree.start, tree.end
     while top > 0:
         top -= 1
         node, bound = stack_node[top], stack_bound[top]
         if bound >= best:
             continue
-        if tree.left[node] < 0:
-            for i in range(tree.start[node], tree.end[node]):
+        if left[node] < 0:
+            for i in range(start[node], end[node]):
                 d0, d1, d2 = pts[i, 0] - x0, pts[i, 1] - x1, pts[i, 2] - x2
                 dd = d0 * d0 + d1 * d1 + d2 * d2
                 if dd < best:
                     best, best_i = dd, i
             continue
-        c = tree.dim[node]
-        diff = (x0 if c == 0 else (x1 if c == 1 else x2)) - tree.split[node]
-        near, far = (tree.left[node], tree.right[node]) if diff < 0.0 else (tree.right[node], tree.left[node])
+        c = dim[node]
+        diff = (x0 if c == 0 else (x1 if c == 1 else x2)) - split[node]
+        near, far = (left[node], right[node]) if diff < 0.0 else (right[node], left[node])
         stack_node[top], stack_bound[top] = far, max(bound, diff * diff)  # a lower bound for the far side
         stack_node[top + 1], stack_bound[top + 1] = near, bound
         top += 2
@@ -346,8 +367,9 @@ def _kd_nearest(tree, x0, x1, x2):
 def _kd_query_many(tree, X):
     n = X.shape[0]
     idx, dist = np.empty(n, np.int64), np.empty(n)
+    sn, sb = np.empty(STACK, np.int64), np.empty(STACK)
     for i in range(n):
-        j, dd = _kd_nearest(tree, X[i, 0], X[i, 1], X[i, 2])
+        j, dd = _kd_nearest(tree, X[i, 0], X[i, 1], X[i, 2], sn, sb, -1)
         idx[i], dist[i] = j, math.sqrt(dd)
     return dist, idx
 
@@ -389,10 +411,12 @@ def _kernel(d, alpha, k, attract):
 
 
 @njit(cache=True)
-def _contact(S, Js, Ro, to, attract, tree, planes, points, cp, d, r, Jr, en, idx):
+def _contact(S, Js, Ro, to, attract, tree, planes, points, cp, d, r, Jr, en, idx, sn, sb, guess):
     """Contact terms of one frame at fingertips ``S`` (world) with Jacobians ``Js``, object pose
-    ``(Ro, to)``; fills ``d, r, Jr, en, idx`` and returns the total contact energy."""
-    s2 = math.sqrt(2.0 * cp.lambda_c)
+    ``(Ro, to)``; fills ``d, r, Jr, en, idx`` and returns the total contact energy. ``guess``
+    ``(F,)``: nearest-neighbour guesses (see :func:`_kd_nearest`); ``idx`` itself may be passed."""
+    lambda_c, alpha, k, eps2, kernel_model = cp.lambda_c, cp.alpha, cp.k, cp.eps2, cp.kernel_model
+    s2 = math.sqrt(2.0 * lambda_c)
     total = 0.0
     D = Js.shape[2]
     for i in range(S.shape[0]):
@@ -400,16 +424,16 @@ def _contact(S, Js, Ro, to, attract, tree, planes, points, cp, d, r, Jr, en, idx
         x0 = Ro[0, 0] * y0 + Ro[1, 0] * y1 + Ro[2, 0] * y2  # x = R^T (s - t), object frame
         x1 = Ro[0, 1] * y0 + Ro[1, 1] * y1 + Ro[2, 1] * y2
         x2 = Ro[0, 2] * y0 + Ro[1, 2] * y1 + Ro[2, 2] * y2
-        j, _ = _kd_nearest(tree, x0, x1, x2)
+        j, _ = _kd_nearest(tree, x0, x1, x2, sn, sb, guess[i])
         idx[i] = j
         n0, n1, n2 = planes[j, 0], planes[j, 1], planes[j, 2]
         di = n0 * x0 + n1 * x1 + n2 * x2 - planes[j, 3]  # Eq. 11
         d[i] = di
-        if cp.kernel_model:
-            f, f1 = _kernel(di, cp.alpha, cp.k, attract[i])  # Eq. 12
+        if kernel_model:
+            f, f1 = _kernel(di, alpha, k, attract[i])  # Eq. 12
             sf = math.sqrt(f)
             r[i] = s2 * sf  # Eq. 13
-            ci = s2 * f1 / (2.0 * sf + cp.eps2)  # B19
+            ci = s2 * f1 / (2.0 * sf + eps2)  # B19
             g0, g1, g2 = n0, n1, n2
         else:
             g0, g1, g2 = x0 - points[j, 0], x1 - points[j, 1], x2 - points[j, 2]
@@ -417,14 +441,14 @@ def _contact(S, Js, Ro, to, attract, tree, planes, points, cp, d, r, Jr, en, idx
             gs = max(g, 1e-15)
             g0, g1, g2 = g0 / gs, g1 / gs, g2 / gs
             if attract[i] or di < 0.0:
-                f = cp.alpha * g
+                f = alpha * g
                 sf = math.sqrt(f)
                 r[i] = s2 * sf
-                ci = s2 * cp.alpha / (2.0 * sf + cp.eps2)
+                ci = s2 * alpha / (2.0 * sf + eps2)
             else:
                 f, ci = 0.0, 0.0
                 r[i] = 0.0
-        e = cp.lambda_c * f
+        e = lambda_c * f
         en[i] = e
         total += e
         # dr_i/dq = c_i (R g_i)^T J_s,i
@@ -439,7 +463,9 @@ def _contact(S, Js, Ro, to, attract, tree, planes, points, cp, d, r, Jr, en, idx
 # ----------------------------------------------------------------------------- linear algebra
 @njit(cache=True)
 def _spd_solve(H, g, n, L, x):
-    """Solve ``H[:n, :n] x = g[:n]`` by Cholesky (``L`` scratch); LU when not positive definite."""
+    """Solve ``H[:n, :n] x = g[:n]`` by Cholesky (``L`` scratch); LU when ``H`` is not positive
+    definite to working precision. Plain loops: for n <= 30 this beats a LAPACK call, whose
+    overhead (and numba's copies around it) exceeds the ~n^3/6 multiply-adds."""
     for j in range(n):
         s = H[j, j]
         for k in range(j):
@@ -459,11 +485,11 @@ def _spd_solve(H, g, n, L, x):
         for k in range(i):
             s -= L[i, k] * x[k]
         x[i] = s / L[i, i]
-    for i in range(n - 1, -1, -1):  # L^T x = y
-        s = x[i]
-        for k in range(i + 1, n):
-            s -= L[k, i] * x[k]
-        x[i] = s / L[i, i]
+    for i in range(n - 1, -1, -1):  # L^T x = y, along the rows of L
+        xi = x[i] / L[i, i]
+        x[i] = xi
+        for k in range(i):
+            x[k] -= L[i, k] * xi
 
 
 @njit(cache=True)
@@ -482,6 +508,7 @@ class LMParams(NamedTuple):
     energy_rtol: float
     energy_atol: float
     max_iters: int
+    hp_diagonal: bool  # W_gen + W_vel + W_acc is diagonal
 
 
 class Work(NamedTuple):
@@ -513,6 +540,10 @@ class Work(NamedTuple):
     hpe: np.ndarray  # (D,) W~ at q
     hpe_new: np.ndarray
     free: np.ndarray  # (D,) int64
+    e: np.ndarray  # (D,) q - m
+    step: np.ndarray  # (D,) projected step
+    sn: np.ndarray  # (STACK,) int64 k-d tree search stack
+    sb: np.ndarray  # (STACK,) its lower bounds
 
 
 def new_work(nj: int, F: int, D: int) -> Work:
@@ -520,7 +551,30 @@ def new_work(nj: int, F: int, D: int) -> Work:
     e = np.empty
     return Work(e((nj, 3, 3)), e((nj, 3)), e((F, 3)), e((F, 3, D)),
                 e(F), e(F), e((F, D)), e(F), e(F, np.int64), e(F), e(F), e((F, D)), e(F), e(F, np.int64),
-                e((D, D)), e((D, D)), e((D, D)), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D, np.int64))
+                e((D, D)), e((D, D)), e((D, D)), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D, np.int64),
+                e(D), e(D), e(STACK, np.int64), e(STACK))
+
+
+@njit(cache=True)
+def _prior(q, m, Hp, e, hpe, diagonal):
+    """``0.5 (q - m)^T Hp (q - m)`` with ``e = q - m`` and ``hpe = Hp e`` (W~, Eq. 18) filled in;
+    ``diagonal``: Hp is diagonal (the default weights), O(D) instead of O(D^2)."""
+    D = len(q)
+    for a in range(D):
+        e[a] = q[a] - m[a]
+    out = 0.0
+    if diagonal:
+        for a in range(D):
+            hpe[a] = Hp[a, a] * e[a]
+            out += e[a] * hpe[a]
+        return 0.5 * out
+    for a in range(D):
+        s = 0.0
+        for b in range(D):
+            s += Hp[a, b] * e[b]
+        hpe[a] = s
+        out += e[a] * s
+    return 0.5 * out
 
 
 @njit(cache=True)
@@ -540,10 +594,13 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi,
     energy, status code, linear solves)``. Trace rows go to ``trace[row0:]``.
     """
     D, F = len(w.q), w.c_r.shape[0]
-    q, H, g, c_J, c_r = w.q, w.H, w.g, w.c_J, w.c_r
-    e = q - m
-    w.hpe[:] = Hp @ e  # W~ at q (Eq. 18)
-    E = E_c + 0.5 * (e @ w.hpe) + c  # E_t (Eq. 16)
+    # every scratch array bound to a local once (a namedtuple field read in a loop costs a reference count)
+    q, H, g, c_J, c_r, step, hpe, free = w.q, w.H, w.g, w.c_J, w.c_r, w.step, w.hpe, w.free
+    gs, Hs, L, xs = w.gs, w.Hs, w.L, w.xs
+    neg_dq, q_new, e, hpe_new, Rw, pw, S, Js = w.neg_dq, w.q_new, w.e, w.hpe_new, w.Rw, w.pw, w.S, w.Js
+    c_d, c_en, c_idx, n_d, n_r, n_J, n_en, n_idx, sn, sb = (w.c_d, w.c_en, w.c_idx, w.n_d, w.n_r, w.n_J, w.n_en,
+                                                            w.n_idx, w.sn, w.sb)
+    E = E_c + _prior(q, m, Hp, e, hpe, lm.hp_diagonal) + c  # E_t (Eq. 16), W~ at q (Eq. 18)
     on_bound = _on_bound(q, mid, half)
     lam = lm.lambda0
     n_it = 0
@@ -555,7 +612,7 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi,
         for a in range(D):
             for b in range(a, D):
                 H[a, b] = Hp[a, b]
-            g[a] = w.hpe[a]
+            g[a] = hpe[a]
         for f in range(F):
             for a in range(D):
                 Jfa = c_J[f, a]
@@ -570,45 +627,60 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi,
             n = 0
             for i in range(D):
                 if not ((q[i] <= lo_act[i] and g[i] > 0.0) or (q[i] >= hi_act[i] and g[i] < 0.0)):
-                    w.free[n] = i
+                    free[n] = i
                     n += 1
             for a in range(n):
-                w.gs[a] = g[w.free[a]]
+                gs[a] = g[free[a]]
                 for b in range(n):
-                    w.Hs[a, b] = H[w.free[a], w.free[b]]
-            _spd_solve(w.Hs, w.gs, n, w.L, w.xs)
-            w.neg_dq[:] = 0.0
+                    Hs[a, b] = H[free[a], free[b]]
+            _spd_solve(Hs, gs, n, L, xs)
+            neg_dq[:] = 0.0
             for a in range(n):
-                w.neg_dq[w.free[a]] = w.xs[a]
+                neg_dq[free[a]] = xs[a]
         else:
-            _spd_solve(H, g, D, w.L, w.neg_dq)
-        step_max = 0.0
+            _spd_solve(H, g, D, L, neg_dq)
+        step_max, sg = 0.0, 0.0
         for i in range(D):
-            w.q_new[i] = min(max(q[i] - w.neg_dq[i], lo[i]), hi[i])  # projection onto the limits
-            step_max = max(step_max, abs(w.q_new[i] - q[i]))
-        step = w.q_new - q
-        # decrease predicted by the Gauss-Newton model of E_t (B23) for the projected step
-        jst = c_J @ step
-        pred = -(step @ g) - 0.5 * (step @ (Hp @ step) + jst @ jst)
+            q_new[i] = min(max(q[i] - neg_dq[i], lo[i]), hi[i])  # projection onto the limits
+            step[i] = q_new[i] - q[i]
+            step_max = max(step_max, abs(step[i]))
+            sg += step[i] * g[i]
+        # decrease predicted by the Gauss-Newton model of E_t (B23) for the projected step:
+        # -step.g - (step^T Hp step + |J step|^2) / 2
+        quad = 0.0
+        if lm.hp_diagonal:
+            for a in range(D):
+                quad += Hp[a, a] * step[a] * step[a]
+        else:
+            for a in range(D):
+                s = 0.0
+                for b in range(D):
+                    s += Hp[a, b] * step[b]
+                quad += step[a] * s
+        for f in range(F):
+            s = 0.0
+            for a in range(D):
+                s += c_J[f, a] * step[a]
+            quad += s * s
+        pred = -sg - 0.5 * quad
         if pred <= lm.energy_rtol * E + lm.energy_atol or step_max < lm.step_tol:
             if trace_on:
                 trace[row, 0], trace[row, 1], trace[row, 2], trace[row, 3], trace[row, 4] = E, np.nan, 0.0, lam, k_start
             return E, E_c, 0, n_it
         # E_t at the candidate with fresh nearest neighbours (the next linearisation if accepted)
-        _tips(w.q_new, ch, w.Rw, w.pw, w.S, w.Js)
-        E_cn = _contact(w.S, w.Js, Ro, to, att, tree, planes, points, cp, w.n_d, w.n_r, w.n_J, w.n_en, w.n_idx)
-        e = w.q_new - m
-        w.hpe_new[:] = Hp @ e
-        E_new = E_cn + 0.5 * (e @ w.hpe_new) + c
+        _tips(q_new, ch, Rw, pw, S, Js)
+        E_cn = _contact(S, Js, Ro, to, att, tree, planes, points, cp, n_d, n_r, n_J, n_en, n_idx,
+                        sn, sb, c_idx)
+        E_new = E_cn + _prior(q_new, m, Hp, e, hpe_new, lm.hp_diagonal) + c
         if trace_on:
             trace[row, 0], trace[row, 1], trace[row, 3], trace[row, 4] = E, E_new, lam, k_start
             trace[row, 2] = 1.0 if E_new <= E else 0.0
         if E_new <= E:  # accept, trust the model more
             dec = E - E_new
-            q[:] = w.q_new
-            w.c_d[:], c_r[:], c_J[:], w.c_en[:], w.c_idx[:] = w.n_d, w.n_r, w.n_J, w.n_en, w.n_idx
+            q[:] = q_new
+            c_d[:], c_r[:], c_J[:], c_en[:], c_idx[:] = n_d, n_r, n_J, n_en, n_idx
             E, E_c = E_new, E_cn
-            w.hpe[:] = w.hpe_new
+            hpe[:] = hpe_new
             on_bound = _on_bound(q, mid, half)
             lam *= lm.lambda_down
             if dec <= lm.energy_rtol * E + lm.energy_atol:
@@ -638,7 +710,10 @@ def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, points, cp, lm, 
     e_ctot = np.empty(T)
     lo_act, hi_act = lo + 1e-12, hi - 1e-12
     mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo) - 1e-12
-    q_best, d_best, en_best = np.empty(D), np.empty(e_contact.shape[1]), np.empty(e_contact.shape[1])
+    F = e_contact.shape[1]
+    q_best, d_best, en_best = np.empty(D), np.empty(F), np.empty(F)
+    idx_prev = np.full(F, -1, np.int64)  # nearest neighbours of the previous frame's result: search guesses
+    idx_best = np.empty(F, np.int64)
     for t in range(T):
         Ro, to = poses[t, :3, :3], poses[t, :3, 3]
         att = mask[t]
@@ -650,23 +725,25 @@ def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, points, cp, lm, 
         c = _quad(m - qg, Wg) + _quad(ev, Wv) + _quad(ev - (q1 - q2), Wa)
         # Algorithm 1, line 3: start from the clamped generated frame
         w.q[:] = q_init[t]
-        E_c = _contact(S0[t], J0[t], Ro, to, att, tree, planes, points, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx)
-        e = w.q - m
-        e_init[t] = E_c + 0.5 * (e @ (Hp @ e)) + c
+        E_c = _contact(S0[t], J0[t], Ro, to, att, tree, planes, points, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx,
+                       w.sn, w.sb, idx_prev)
+        e_init[t] = E_c + _prior(w.q, m, Hp, w.e, w.hpe, lm.hp_diagonal) + c
         dist0[t] = w.c_d
         E, E_c, st, n_it = _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi, lo_act,
                                hi_act, mid, half, trace_on, trace[t], 0, 0)
-        q_best[:], d_best[:], en_best[:] = w.q, w.c_d, w.c_en
+        q_best[:], d_best[:], en_best[:], idx_best[:] = w.q, w.c_d, w.c_en, w.c_idx
         if restart and t >= 1:  # second start: the previous refined frame
             w.q[:] = q1
             _tips(w.q, ch, w.Rw, w.pw, w.S, w.Js)
-            E_cb = _contact(w.S, w.Js, Ro, to, att, tree, planes, points, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx)
+            E_cb = _contact(w.S, w.Js, Ro, to, att, tree, planes, points, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx,
+                            w.sn, w.sb, idx_prev)
             E_b, E_cb, st_b, n_b = _lm(w, E_cb, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi,
                                        lo_act, hi_act, mid, half, trace_on, trace[t], n_it, 1)
             n_it += n_b
             if E_b < E:
                 E, E_c, st = E_b, E_cb, st_b
-                q_best[:], d_best[:], en_best[:] = w.q, w.c_d, w.c_en
+                q_best[:], d_best[:], en_best[:], idx_best[:] = w.q, w.c_d, w.c_en, w.c_idx
+        idx_prev[:] = idx_best
         q_opt[t] = q_best
         status[t] = st
         iters[t] = n_it

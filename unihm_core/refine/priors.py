@@ -15,6 +15,7 @@ velocity and acceleration are measured from the generated first frame at rest, a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -67,9 +68,17 @@ def group_diagonal(weights: tuple[float, float, float], dof: int, n_wrist: int =
 
 
 def prior_weights(config: RefineConfig, dof: int, n_wrist: int = 6) -> PriorWeights:
-    """Diagonal W_gen, W_vel, W_acc for a hand with ``dof`` state coordinates."""
-    return PriorWeights(*(np.diag(group_diagonal(getattr(config, n), dof, n_wrist))
-                          for n in ("w_gen", "w_vel", "w_acc")))
+    """Diagonal W_gen, W_vel, W_acc for a hand with ``dof`` state coordinates (read-only arrays,
+    shared between calls with the same weights)."""
+    return _diagonal_weights(config.w_gen, config.w_vel, config.w_acc, dof, n_wrist)
+
+
+@lru_cache(maxsize=64)
+def _diagonal_weights(w_gen, w_vel, w_acc, dof: int, n_wrist: int) -> PriorWeights:
+    W = PriorWeights(*(np.diag(group_diagonal(w, dof, n_wrist)) for w in (w_gen, w_vel, w_acc)))
+    for M in (W.W_gen, W.W_vel, W.W_acc):
+        M.setflags(write=False)
+    return W
 
 
 def history(q_opt: np.ndarray, q_gen: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:

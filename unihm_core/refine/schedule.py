@@ -117,7 +117,7 @@ def contact_schedule(object_poses: np.ndarray, fingertips: np.ndarray, surface: 
     for a, b in merged:
         pose = object_poses[a]
         x = (fingertips[a] - pose[:3, 3]) @ pose[:3, :3]
-        dist, idx = surface.tree.query(x)
+        dist, idx = surface.query(x)
         d_plane = np.einsum("ij,ij->i", surface.normals[idx], x - surface.points[idx])
         near = (dist <= config.contact_radius) | (d_plane < 0.0)
         start, end = max(0, a - config.lead_in), min(T - 1, b + config.lead_out)

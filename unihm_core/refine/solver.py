@@ -390,18 +390,19 @@ def _refine_compiled(cc, chain, hand, cfg: RefineConfig, W: PriorWeights, q_gen,
     F = S0.shape[1]
     cp = cc.ContactParams(cfg.lambda_c, cfg.alpha, cfg.k, cfg.eps**2, cfg.contact_model == "kernel")
     lm = cc.LMParams(cfg.lambda0, cfg.lambda_up, cfg.lambda_down, cfg.lambda_max, lam_floor, cfg.step_tol,
-                     cfg.energy_rtol, cfg.energy_atol, cfg.max_iters)
+                     cfg.energy_rtol, cfg.energy_atol, cfg.max_iters, bool(np.count_nonzero(Hp - np.diag(np.diag(Hp))) == 0))
     q_opt, status = np.empty((T, D)), np.empty(T, np.int64)
     iters = np.zeros(T, np.int64)
     e_contact, e_init = np.empty((T, F)), np.empty(T)
     dist, dist0 = np.empty((T, F)), np.empty((T, F))
     tr = np.full((T, 2 * cfg.max_iters, 5) if trace else (T, 1, 5), np.nan)
     work = cc.new_work(len(chain.parent), F, D)
+    c = np.ascontiguousarray  # one memory layout, one compiled specialisation
     t_loop = time.perf_counter()
-    e_ctot = cc.refine_frames(q_gen, q_init, np.ascontiguousarray(poses), np.ascontiguousarray(sched.mask),
-                              chain, surface.kdtree, surface.planes, surface.points, cp, lm,
-                              cfg.restart_from_previous, Hp, m_gen, M1, Ma, W.W_gen, W.W_vel, W.W_acc,
-                              hand.lower, hand.upper, S0, J0, work, bool(trace), q_opt, status, iters, e_contact,
+    e_ctot = cc.refine_frames(c(q_gen), c(q_init), c(poses), c(sched.mask, dtype=bool), chain, surface.kdtree,
+                              surface.planes, surface.points, cp, lm, bool(cfg.restart_from_previous), c(Hp),
+                              c(m_gen), c(M1), c(Ma), c(W.W_gen), c(W.W_vel), c(W.W_acc), c(hand.lower, dtype=float),
+                              c(hand.upper, dtype=float), S0, J0, work, bool(trace), q_opt, status, iters, e_contact,
                               e_init, dist, dist0, tr)
     loop_s = time.perf_counter() - t_loop
     traces = [tr[t, :iters[t]].copy() for t in range(T)] if trace else None  # one row per linear solve

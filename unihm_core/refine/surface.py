@@ -1,7 +1,7 @@
 """The object surface the refinement touches: points, outward normals and a KD-tree.
 
-P_obj of the paper, in the object frame. The KD-tree (scipy ``cKDTree``) is built once per
-object and reused for every nearest-neighbour query of a trajectory (Algorithm 1, line 6).
+P_obj of the paper, in the object frame. The k-d tree is built once per surface, on first
+use, and reused for every nearest-neighbour query of a trajectory (Algorithm 1, line 6).
 """
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ class ObjectSurface:
     Attributes:
         points, normals: the cloud and its normals.
         normals_source: ``"given"``, ``"mesh"`` or ``"estimated"``.
-        tree: scipy ``cKDTree`` over ``points``.
-        point_normals: ``(N, 6)`` points and normals side by side (one gather per query).
         planes: ``(N, 4)`` the tangent plane of every point, ``[n_j, n_j . p_j]``, so that the
             point-to-plane distance of ``x`` to point ``j`` (Eq. 11) is
             ``planes[j, :3] . x - planes[j, 3]`` (one gather per query).
+        kdtree: the compiled k-d tree (:mod:`unihm_core.refine.compiled`) that the compiled
+            refinement and :meth:`query` use, built on first use.
+        tree: a scipy ``cKDTree`` over ``points`` for the Python reference loop, built on
+            first use.
     """
 
     points: np.ndarray
     normals: np.ndarray
     normals_source: str = "given"
-    tree: object = field(default=None, repr=False)
-    point_normals: np.ndarray = field(init=False, repr=False)
     planes: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -41,21 +41,34 @@ class ObjectSurface:
         n = np.asarray(self.normals, dtype=float)
         if n.shape != p.shape:
             raise InputError(f"object normals: expected shape {p.shape} (one per point), got {n.shape}.")
-        if not np.all(np.isfinite(n)):
+        norm = np.sqrt(np.einsum("ij,ij->i", n, n))
+        if not np.isfinite(norm).all():
             raise InputError("object normals: contain NaN or inf; pass normals=None to estimate them.")
-        norm = np.linalg.norm(n, axis=1)
-        if np.any(norm < 1e-9):
+        if (norm < 1e-9).any():
             raise InputError(f"object normals: {int(np.sum(norm < 1e-9))} normals have zero length; "
                              "pass normals=None to estimate them from the cloud.")
-        from scipy.spatial import cKDTree  # noqa: PLC0415
-
         object.__setattr__(self, "points", np.ascontiguousarray(p))
         object.__setattr__(self, "normals", np.ascontiguousarray(n / norm[:, None]))
-        if self.tree is None:
-            object.__setattr__(self, "tree", cKDTree(self.points))
-        object.__setattr__(self, "point_normals", np.hstack([self.points, self.normals]))
         offsets = np.einsum("ij,ij->i", self.normals, self.points)
         object.__setattr__(self, "planes", np.hstack([self.normals, offsets[:, None]]))
+
+    @cached_property
+    def kdtree(self):
+        from unihm_core.refine.compiled import build_kdtree  # noqa: PLC0415
+
+        return build_kdtree(self.points)
+
+    @cached_property
+    def tree(self):
+        from scipy.spatial import cKDTree  # noqa: PLC0415
+
+        return cKDTree(self.points)
+
+    def query(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(distances [m], indices)`` of the nearest points to ``x`` ``(..., 3)`` (object frame)."""
+        from unihm_core.refine.compiled import kdtree_query  # noqa: PLC0415
+
+        return kdtree_query(self.kdtree, x)
 
     @classmethod
     def build(cls, points: np.ndarray, normals: np.ndarray | None = None, *, mesh=None,
@@ -82,12 +95,12 @@ class ObjectSurface:
 
     def nearest(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest points and their normals for queries ``x`` ``(F, 3)`` (object frame)."""
-        _, idx = self.tree.query(x)
+        _, idx = self.query(x)
         return self.points[idx], self.normals[idx]
 
     def signed_distance(self, x: np.ndarray) -> np.ndarray:
         """Point-to-plane distance (Eq. 11) of ``x`` ``(..., 3)`` (object frame) to its nearest
         neighbour's tangent plane [m]: positive outside, negative inside."""
         x = np.asarray(x, float)
-        _, idx = self.tree.query(x)
+        _, idx = self.query(x)
         return np.einsum("...j,...j->...", self.normals[idx], x - self.points[idx])

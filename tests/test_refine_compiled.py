@@ -1,0 +1,171 @@
+"""The compiled refinement (unihm_core.refine.compiled) against the libraries and the Python loop
+it replaces: kinematic tree vs pinocchio, k-d tree vs scipy's cKDTree, and the whole of
+Algorithm 1 vs the reference loop in solver.py, on every hand; plus the restart from the
+previous frame (RefineConfig.restart_from_previous)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from unihm_core.errors import InputError
+from unihm_core.hands import HAND_NAMES, load_hand
+from unihm_core.refine import PriorWeights, RefineConfig, refine
+from unihm_core.refine import compiled as cc
+from unihm_core.refine.fingertips import FingertipKinematics
+from unihm_core.refine.synthetic import lift_scene
+
+
+@pytest.mark.parametrize("name", HAND_NAMES)
+def test_chain_kinematics_equal_pinocchio(name):
+    """Fingertip positions and world Jacobians (mimic joints and wrist included) equal the
+    pinocchio ones, also for wrist angles far from zero."""
+    hand = load_hand(name)
+    chain = cc.chain_from_hand(hand)
+    rng = np.random.default_rng(3)
+    Q = hand.random(rng, 12, wrist_scale=0.5)
+    S, J = cc.fingertip_kinematics(chain, Q)
+    fk = FingertipKinematics(hand)
+    assert S.shape == (12, len(hand.fingertip_links), 3) and J.shape == (12, len(hand.fingertip_links), 3, hand.dof)
+    for i, q in enumerate(Q):
+        s, Js = fk(q)
+        np.testing.assert_allclose(S[i], s, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(J[i], Js, rtol=0, atol=1e-12)
+    # a mimic-coupled hand really exercises the multiplier path
+    if name == "schunk_svh":
+        assert np.any(chain.mult[1:] != 1.0)
+
+
+@pytest.mark.parametrize("cloud", ["gaussian", "grid_ties", "tiny", "duplicates", "flat", "large"])
+def test_kdtree_nearest_equals_scipy(cloud):
+    rng = np.random.default_rng(5)
+    P = {"gaussian": rng.normal(size=(3000, 3)),
+         "grid_ties": rng.integers(0, 4, size=(400, 3)).astype(float),
+         "tiny": rng.normal(size=(3, 3)),
+         "duplicates": np.repeat(rng.normal(size=(5, 3)), 40, axis=0),
+         "flat": np.c_[rng.normal(size=(500, 2)), np.zeros(500)],
+         "large": rng.uniform(-0.1, 0.1, size=(40000, 3))}[cloud]
+    X = rng.normal(size=(500, 3)) * P.std() * 1.5
+    tree = cc.build_kdtree(P)
+    d, i = cc.kdtree_query(tree, X)
+    d_ref, i_ref = cKDTree(P).query(X)
+    np.testing.assert_allclose(d, d_ref, rtol=0, atol=1e-12)
+    # the distance to the returned point is the reported one (ties may pick another equally near point)
+    np.testing.assert_allclose(np.linalg.norm(P[i] - X, axis=1), d, rtol=0, atol=1e-12)
+    if cloud in ("gaussian", "large", "flat"):
+        assert np.array_equal(i, i_ref)
+    assert sorted(tree.index.tolist()) == list(range(len(P))) and np.array_equal(tree.index[tree.rank], np.arange(len(P)))
+
+
+def test_kdtree_guess_does_not_change_the_answer():
+    """A warm-start guess (the previous nearest neighbour) only prunes: any guess, good or bad,
+    gives the exact nearest point."""
+    rng = np.random.default_rng(6)
+    P = rng.normal(size=(2000, 3))
+    tree = cc.build_kdtree(P)
+    X = rng.normal(size=(300, 3))
+    _, i_ref = cKDTree(P).query(X)
+    sn, sb = np.empty(cc.STACK, np.int64), np.empty(cc.STACK)
+    for x, ir in zip(X, i_ref):
+        for guess in (-1, int(rng.integers(len(P))), int(ir)):
+            j, dd = cc._kd_nearest(tree, x[0], x[1], x[2], sn, sb, guess)
+            assert j == ir and dd == pytest.approx(np.sum((P[ir] - x) ** 2), rel=1e-12)
+
+
+def _both(hand, sc, **kw):
+    py = refine(hand, sc.q_gen, sc.surface, sc.object_poses, backend="python", **kw)
+    co = refine(hand, sc.q_gen, sc.surface, sc.object_poses, backend="compiled", **kw)
+    return py, co
+
+
+def _assert_same(py, co, atol=1e-9):
+    np.testing.assert_allclose(co.q, py.q, rtol=0, atol=atol)
+    assert np.array_equal(co.status, py.status) and np.array_equal(co.iterations, py.iterations)
+    assert np.array_equal(co.schedule.mask, py.schedule.mask)
+    for k in ("contact", "contact_total", "gen", "vel", "acc", "total", "initial_total"):
+        np.testing.assert_allclose(co.energies[k], py.energies[k], rtol=1e-9, atol=1e-15, err_msg=k)
+    np.testing.assert_allclose(co.distances, py.distances, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(co.initial_distances, py.initial_distances, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", HAND_NAMES)
+@pytest.mark.parametrize("shape", ["sphere", "box"])
+def test_compiled_loop_equals_the_python_loop(name, shape):
+    hand = load_hand(name)
+    sc = lift_scene(hand, shape, T=24, seed=2)
+    py, co = _both(hand, sc)
+    _assert_same(py, co)
+    assert co.timings["backend"] == "compiled" and py.timings["backend"] == "python"
+    assert co.iterations.sum() > 2 * len(co.q)  # real iterations ran
+
+
+@pytest.mark.parametrize("variant", ["euclidean", "no_restart", "limits", "full_weights", "trace", "cap"])
+def test_compiled_loop_equals_the_python_loop_on_every_path(variant):
+    """The branches the default scenes may not reach: the Fig. B2 contact model, Algorithm 1
+    with one start, the active set on joint limits, non-diagonal prior weights, the iteration
+    trace and the iteration cap."""
+    hand = load_hand("allegro")
+    sc = lift_scene(hand, "box", T=20, seed=1)
+    kw: dict = {}
+    if variant == "euclidean":
+        kw["config"] = RefineConfig(contact_model="euclidean")
+    elif variant == "no_restart":
+        kw["config"] = RefineConfig(restart_from_previous=False)
+    elif variant == "limits":
+        sc.q_gen[:, 6:] += 0.8  # beyond many upper limits: the projected steps and the active set
+        kw["config"] = RefineConfig(lambda0=0.0)
+    elif variant == "full_weights":
+        rng = np.random.default_rng(0)
+        A = rng.normal(size=(hand.dof, hand.dof)) * 0.05
+        base = np.diag(np.r_[np.full(3, 100.0), np.full(3, 1.0), np.full(hand.dof - 6, 0.1)])
+        kw["weights"] = PriorWeights(base + A @ A.T, 0.05 * base + 0.01 * A @ A.T, 0.2 * base)
+    elif variant == "trace":
+        kw["trace"] = True
+    elif variant == "cap":
+        kw["config"] = RefineConfig(max_iters=2, energy_rtol=0.0, energy_atol=0.0, step_tol=1e-14)
+    py, co = _both(hand, sc, **kw)
+    _assert_same(py, co)
+    if variant == "limits":
+        assert np.any(co.q == hand.upper) and np.all(hand.within_limits(co.q, tol=0.0))
+    if variant == "trace":
+        assert len(co.trace) == len(py.trace)
+        for a, b in zip(co.trace, py.trace):
+            assert a.shape == b.shape and a.shape[1] == 5
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-15)
+    if variant == "cap":
+        assert (co.status == "hit_cap").sum() > len(co.q) // 2
+        assert co.iterations[0] <= 2 and np.all(co.iterations[1:] <= 4) and co.iterations.max() == 4
+    if variant == "no_restart":
+        assert np.all(co.iterations <= co.config.max_iters)
+
+
+def test_restart_from_the_previous_frame_lowers_the_energy():
+    """Frame 1 has the same history with and without the restart (frame 0 never restarts), so
+    there the restart can only lower E_t; on the panda box scene, whose single start lands a
+    fingertip on the wrong face of a box edge (docs/RESULTS.md), the total drops by more than half."""
+    hand = load_hand("panda_gripper")
+    sc = lift_scene(hand, "box", T=32, seed=0)
+    on = refine(hand, sc.q_gen, sc.surface, sc.object_poses)
+    off = refine(hand, sc.q_gen, sc.surface, sc.object_poses, config=RefineConfig(restart_from_previous=False))
+    assert on.config.restart_from_previous and not off.config.restart_from_previous
+    np.testing.assert_array_equal(on.q[0], off.q[0])
+    assert on.energies["total"][1] <= off.energies["total"][1] + 1e-15
+    assert on.energies["total"].sum() < 0.5 * off.energies["total"].sum()
+
+
+def test_backend_choice_is_validated():
+    hand = load_hand("panda_gripper")
+    sc = lift_scene(hand, "sphere", T=16, seed=0)
+    fk = FingertipKinematics(hand)
+    with pytest.raises(InputError, match="backend"):
+        refine(hand, sc.q_gen, sc.surface, sc.object_poses, backend="gpu")
+    with pytest.raises(InputError, match="kinematics"):
+        refine(hand, sc.q_gen, sc.surface, sc.object_poses, backend="compiled", kinematics=fk)
+    # 'auto' with custom kinematics runs the Python loop, and gives the same result
+    res = refine(hand, sc.q_gen, sc.surface, sc.object_poses, kinematics=fk)
+    ref = refine(hand, sc.q_gen, sc.surface, sc.object_poses)
+    assert res.timings["backend"] == "python" and ref.timings["backend"] == "compiled"
+    _assert_same(res, ref)
+    with pytest.raises(Exception, match="restart_from_previous"):
+        RefineConfig(restart_from_previous="yes")
