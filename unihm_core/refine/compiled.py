@@ -493,8 +493,44 @@ def _spd_solve(H, g, n, L, x):
 
 
 @njit(cache=True)
-def _quad(e, W):
-    return 0.5 * (e @ (W @ e))
+def _quad(e, W, diagonal):
+    """``0.5 e^T W e``."""
+    D = len(e)
+    out = 0.0
+    if diagonal:
+        for a in range(D):
+            out += W[a, a] * e[a] * e[a]
+        return 0.5 * out
+    for a in range(D):
+        s = 0.0
+        for b in range(D):
+            s += W[a, b] * e[b]
+        out += e[a] * s
+    return 0.5 * out
+
+
+@njit(cache=True)
+def _frame_prior(qg, q1, q2, mg, M1, Ma, Wg, Wv, Wa, m, e, diagonal):
+    """The priors of one frame as ``0.5 (q - m)^T Hp (q - m) + c``: fills the minimiser
+    ``m = mg + M1 q1 - Ma q2`` and returns ``c``, the priors' value at ``m`` (Eq. 14, 15)."""
+    D = len(qg)
+    for a in range(D):
+        if diagonal:
+            m[a] = mg[a] + M1[a, a] * q1[a] - Ma[a, a] * q2[a]
+        else:
+            s = mg[a]
+            for b in range(D):
+                s += M1[a, b] * q1[b] - Ma[a, b] * q2[b]
+            m[a] = s
+    for a in range(D):
+        e[a] = m[a] - qg[a]
+    c = _quad(e, Wg, diagonal)
+    for a in range(D):
+        e[a] = m[a] - q1[a]
+    c += _quad(e, Wv, diagonal)
+    for a in range(D):
+        e[a] = m[a] - 2.0 * q1[a] + q2[a]
+    return c + _quad(e, Wa, diagonal)
 
 
 # ----------------------------------------------------------------------------- Algorithm 1
@@ -508,7 +544,7 @@ class LMParams(NamedTuple):
     energy_rtol: float
     energy_atol: float
     max_iters: int
-    hp_diagonal: bool  # W_gen + W_vel + W_acc is diagonal
+    hp_diagonal: bool  # W_gen, W_vel and W_acc are diagonal (so are Hp, M1, Ma)
 
 
 class Work(NamedTuple):
@@ -714,15 +750,14 @@ def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, points, cp, lm, 
     q_best, d_best, en_best = np.empty(D), np.empty(F), np.empty(F)
     idx_prev = np.full(F, -1, np.int64)  # nearest neighbours of the previous frame's result: search guesses
     idx_best = np.empty(F, np.int64)
+    m = np.empty(D)  # minimiser of the priors at the frame
     for t in range(T):
         Ro, to = poses[t, :3, :3], poses[t, :3, 3]
         att = mask[t]
         qg = q_gen[t]
         q1 = q_opt[t - 1] if t >= 1 else q_gen[0]
         q2 = q_opt[t - 2] if t >= 2 else q_gen[0]
-        m = m_gen[t] + M1 @ q1 - Ma @ q2  # minimiser of the priors at this frame
-        ev = m - q1
-        c = _quad(m - qg, Wg) + _quad(ev, Wv) + _quad(ev - (q1 - q2), Wa)
+        c = _frame_prior(qg, q1, q2, m_gen[t], M1, Ma, Wg, Wv, Wa, m, w.e, lm.hp_diagonal)
         # Algorithm 1, line 3: start from the clamped generated frame
         w.q[:] = q_init[t]
         E_c = _contact(S0[t], J0[t], Ro, to, att, tree, planes, points, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx,

@@ -390,7 +390,8 @@ def _refine_compiled(cc, chain, hand, cfg: RefineConfig, W: PriorWeights, q_gen,
     F = S0.shape[1]
     cp = cc.ContactParams(cfg.lambda_c, cfg.alpha, cfg.k, cfg.eps**2, cfg.contact_model == "kernel")
     lm = cc.LMParams(cfg.lambda0, cfg.lambda_up, cfg.lambda_down, cfg.lambda_max, lam_floor, cfg.step_tol,
-                     cfg.energy_rtol, cfg.energy_atol, cfg.max_iters, bool(np.count_nonzero(Hp - np.diag(np.diag(Hp))) == 0))
+                     cfg.energy_rtol, cfg.energy_atol, cfg.max_iters,
+                     all(np.count_nonzero(M - np.diag(np.diag(M))) == 0 for M in (W.W_gen, W.W_vel, W.W_acc)))
     q_opt, status = np.empty((T, D)), np.empty(T, np.int64)
     iters = np.zeros(T, np.int64)
     e_contact, e_init = np.empty((T, F)), np.empty(T)
