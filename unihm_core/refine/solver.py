@@ -5,11 +5,11 @@ For ``t = 0..T-1`` (with ``q_{-2}^opt = q_{-1}^opt = q_0^gen``), starting from
 
 1. fingertips ``s_i(q_t)`` and their world Jacobians from the hand's analytic kinematics
    (mimic joints chained in, wrist DoF included);
-2. nearest neighbours ``(p_i, n_i)`` of ``T_tar(t)^-1 s_i`` in the object cloud (one
-   ``cKDTree`` per trajectory), frozen while the Jacobian is formed;
+2. nearest neighbours ``(p_i, n_i)`` of ``T_tar(t)^-1 s_i`` in the object cloud (one k-d
+   tree per surface), frozen while the Jacobian is formed;
 3. contact residuals ``r`` and rows ``J_t`` (Eq. 13, B19), prior gradient ``W~`` (Eq. 18);
 4. the LM step ``(J^T J + W_gen + W_vel + W_acc + lambda I) dq = -J^T r - W~`` (Eq. 17), solved
-   by Cholesky (LAPACK ``dposv``; the matrix is positive definite because the priors are);
+   by Cholesky (the matrix is positive definite because the priors are);
 5. **joint limits** (projected Newton): coordinates that sit on a limit while the descent
    direction points outside are held fixed and the system is solved for the others; the
    candidate ``q_t + dq`` is then clipped onto the limits. Its energy ``E_t`` (Eq. 16) is
@@ -36,15 +36,22 @@ Which fingertips are pulled onto the surface is decided by a contact schedule
 (:mod:`unihm_core.refine.schedule`); penetration is penalised for every fingertip at every
 frame.
 
-Cost. One linear solve costs one kinematics call, one KD-tree query (inside the contact
-evaluation of the candidate, whose result is the next linearisation when the step is
-accepted) and one 30x30 Cholesky solve for Shadow; in CPython these are dominated by call
-overheads of a few microseconds per numpy/pinocchio/scipy call, so the loop keeps the number
-of such calls small: constant prior matrices and per-frame object pose bound once, the
-priors' minimiser of every frame from one matrix product, the normal matrix built in a
-preallocated buffer, the kinematics of every frame's first iterate shared with the contact
-schedule, and the final prior energies of all frames computed at once. The numbers are in
-the ``refine`` section of docs/RESULTS.md (``bench/bench_refine.py``).
+Restart (beyond the paper). With ``RefineConfig.restart_from_previous`` (the default) every
+frame ``t >= 1`` runs the iteration above a second time, from ``q_{t-1}^opt``, and keeps the
+end with the lower ``E_t``. Algorithm 1 starts from ``q_t^gen`` only; the nearest-neighbour
+energy has local minima (a fingertip can leave a box through either of two faces) and jumps
+(at an edge the nearest point's plane switches), and a single damped start lands in the worse
+basin often enough to end up to 10 % above a trust-region solver on the same per-frame energy
+(docs/RESULTS.md, refine section). ``restart_from_previous=False`` is Algorithm 1 as printed.
+
+Two implementations of the same loop. :func:`refine` runs it compiled
+(:mod:`unihm_core.refine.compiled`, numba: the kinematic tree, a k-d tree and the Cholesky
+solve in plain loops, about 10x faster) unless a caller passes its own ``kinematics``
+callable, which only the Python loop below can call. The Python loop is the readable
+reference (one kinematics call through pinocchio, one scipy ``cKDTree`` query and one LAPACK
+``dposv`` per linear solve, each a few microseconds of call overhead); tests check that both
+give the same trajectories, statuses and iteration counts. The numbers are in the ``refine``
+section of docs/RESULTS.md (``bench/bench_refine.py``).
 """
 
 from __future__ import annotations
@@ -83,15 +90,18 @@ class RefineResult:
         initial_distances: ``(T, F)`` the same for the clamped generated trajectory.
         schedule: the contact schedule used.
         status: ``(T,)`` ``"converged"``, ``"stalled"`` or ``"hit_cap"``.
-        iterations: ``(T,)`` linear solves per frame.
-        timings: ``"total_s"``, ``"setup_s"`` (validation, KD-tree, kinematics of every
-            frame's first iterate, schedule) and
-            ``"frames_s"`` ``(T,)`` wall time per frame.
+        timings: ``"total_s"``, ``"setup_s"`` (validation, k-d tree, kinematics of every
+            frame's first iterate, schedule), ``"frames_s"`` ``(T,)`` wall time per frame (the
+            compiled loop times all frames at once and spreads that over the frames in
+            proportion to their linear solves) and ``"backend"`` (``"compiled"`` or ``"python"``).
         normals_source: where the object normals came from.
         config: the configuration used.
-        trace: with ``refine(..., trace=True)``, per frame an ``(n, 4)`` array of
+        trace: with ``refine(..., trace=True)``, per frame an ``(n, 5)`` array of
             ``[E_t at the current iterate, E_t at the candidate (nan when not evaluated),
-            accepted (1/0), lambda used]``, one row per linear solve; else None.
+            accepted (1/0), lambda used, start (0: from q_t^gen, 1: from q_{t-1}^opt)]``, one
+            row per linear solve, the start from q_t^gen first; else None.
+        iterations: ``(T,)`` linear solves per frame, both starts together (``max_iters``
+            caps each start).
     """
 
     q: np.ndarray
