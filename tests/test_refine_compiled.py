@@ -66,7 +66,7 @@ def test_kdtree_guess_does_not_change_the_answer():
     tree = cc.build_kdtree(P)
     X = rng.normal(size=(300, 3))
     _, i_ref = cKDTree(P).query(X)
-    sn, sb = np.empty(cc.STACK, np.int64), np.empty(cc.STACK)
+    sn, sb = np.empty(cc.STACK, np.int64), np.empty((cc.STACK, 4))
     for x, ir in zip(X, i_ref):
         for guess in (-1, int(rng.integers(len(P))), int(ir)):
             j, dd = cc._kd_nearest(tree, x[0], x[1], x[2], sn, sb, guess)

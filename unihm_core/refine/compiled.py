@@ -46,7 +46,7 @@ from numba import njit
 
 from unihm_core.refine.kernel import EXP_CAP
 
-LEAF_SIZE = 8
+LEAF_SIZE = 32
 STACK = 256  # k-d tree search stack: two entries per level, enough for any balanced tree in memory
 STATUS_NAMES = ("converged", "stalled", "hit_cap")  # codes 0, 1, 2 of refine_frames
 
@@ -328,14 +328,19 @@ def build_kdtree(points: np.ndarray) -> KDTree:
 
 @njit(cache=True)
 def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
-    """Index (caller's order) and squared distance of the point nearest to ``(x0, x1, x2)``;
-    ``stack_node`` (int64) and ``stack_bound`` (float) are scratch of length >= 2 * depth + 2.
+    """Index (caller's order) and squared distance of the point nearest to ``(x0, x1, x2)``.
+
+    Depth-first search with the exact squared distance from the query to each cell (the box
+    cut out by the splits on the path; updated incrementally per split, Arya and Mount's rule)
+    as the pruning bound. ``stack_node`` (int64, ``(STACK,)``) and ``stack_bound`` (float,
+    ``(STACK, 4)``: bound and the three per-axis offsets) are scratch.
 
     ``guess`` (caller's order, or -1): a point likely to be near, e.g. the previous iterate's
-    nearest neighbour; its distance bounds the search from the start, so most of the tree is
+    nearest neighbour; its distance bounds the search from the start, so more of the tree is
     pruned. The answer is the same (among exactly equidistant points the guess is kept)."""
     top = 1
-    stack_node[0], stack_bound[0] = 0, 0.0
+    stack_node[0] = 0
+    stack_bound[0, 0] = stack_bound[0, 1] = stack_bound[0, 2] = stack_bound[0, 3] = 0.0
     best, best_i = np.inf, -1
     if guess >= 0:
         best_i = tree.rank[guess]
@@ -344,7 +349,7 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
     pts, left, right, dim, split, start, end = tree.points, tree.left, tree.right, tree.dim, tree.split, tree.start, tree.end
     while top > 0:
         top -= 1
-        node, bound = stack_node[top], stack_bound[top]
+        node, bound = stack_node[top], stack_bound[top, 0]
         if bound >= best:
             continue
         if left[node] < 0:
@@ -357,9 +362,18 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
         c = dim[node]
         diff = (x0 if c == 0 else (x1 if c == 1 else x2)) - split[node]
         near, far = (left[node], right[node]) if diff < 0.0 else (right[node], left[node])
-        stack_node[top], stack_bound[top] = far, max(bound, diff * diff)  # a lower bound for the far side
-        stack_node[top + 1], stack_bound[top + 1] = near, bound
-        top += 2
+        o0, o1, o2 = stack_bound[top, 1], stack_bound[top, 2], stack_bound[top, 3]
+        # far child: the offset along the split axis becomes |diff| (the cell's face on that axis)
+        old = o0 if c == 0 else (o1 if c == 1 else o2)
+        far_bound = bound - old * old + diff * diff
+        if far_bound < best:
+            stack_node[top] = far
+            stack_bound[top, 0], stack_bound[top, 1], stack_bound[top, 2], stack_bound[top, 3] = far_bound, o0, o1, o2
+            stack_bound[top, 1 + c] = diff
+            top += 1
+        stack_node[top] = near  # near child: the same cell distance
+        stack_bound[top, 0], stack_bound[top, 1], stack_bound[top, 2], stack_bound[top, 3] = bound, o0, o1, o2
+        top += 1
     return tree.index[best_i], best
 
 
@@ -367,7 +381,7 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
 def _kd_query_many(tree, X):
     n = X.shape[0]
     idx, dist = np.empty(n, np.int64), np.empty(n)
-    sn, sb = np.empty(STACK, np.int64), np.empty(STACK)
+    sn, sb = np.empty(STACK, np.int64), np.empty((STACK, 4))
     for i in range(n):
         j, dd = _kd_nearest(tree, X[i, 0], X[i, 1], X[i, 2], sn, sb, -1)
         idx[i], dist[i] = j, math.sqrt(dd)
@@ -579,7 +593,7 @@ class Work(NamedTuple):
     e: np.ndarray  # (D,) q - m
     step: np.ndarray  # (D,) projected step
     sn: np.ndarray  # (STACK,) int64 k-d tree search stack
-    sb: np.ndarray  # (STACK,) its lower bounds
+    sb: np.ndarray  # (STACK, 4) its lower bounds and per-axis offsets
 
 
 def new_work(nj: int, F: int, D: int) -> Work:
@@ -588,7 +602,7 @@ def new_work(nj: int, F: int, D: int) -> Work:
     return Work(e((nj, 3, 3)), e((nj, 3)), e((F, 3)), e((F, 3, D)),
                 e(F), e(F), e((F, D)), e(F), e(F, np.int64), e(F), e(F), e((F, D)), e(F), e(F, np.int64),
                 e((D, D)), e((D, D)), e((D, D)), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D, np.int64),
-                e(D), e(D), e(STACK, np.int64), e(STACK))
+                e(D), e(D), e(STACK, np.int64), e((STACK, 4)))
 
 
 @njit(cache=True)

@@ -115,5 +115,5 @@ def trajectory_prior_energies(q: np.ndarray, q_gen: np.ndarray,
     eg = q - q_gen
     ev = q - q1
     ea = ev - (q1 - q2)
-    quad = lambda e, M: 0.5 * np.einsum("ti,ij,tj->t", e, M, e)  # noqa: E731
+    quad = lambda e, M: 0.5 * ((e @ M) * e).sum(1)  # noqa: E731
     return quad(eg, W.W_gen), quad(ev, W.W_vel), quad(ea, W.W_acc)
