@@ -19,9 +19,12 @@ What is compiled, each checked against the library it replaces:
   (positions as pinocchio's ``oMf``, Jacobian columns ``a_j x (s - o_j)`` for revolute and
   ``a_j`` for prismatic joints with world axis ``a_j`` and origin ``o_j``, summed into the
   state column of the joint's source coordinate times its mimic multiplier).
-* :class:`KDTree`: a static k-d tree (median split on the widest extent, 8 points per leaf,
-  points stored in leaf order) with an exact nearest-neighbour query (scipy ``cKDTree``'s
-  answer; only exact ties may pick another of the equally near points).
+* :class:`KDTree`: a static k-d tree (median split on the widest extent, up to 32 points per
+  leaf, points stored in leaf order) with an exact nearest-neighbour query (scipy
+  ``cKDTree``'s answer; only exact ties may pick another of the equally near points), pruned
+  with the exact query-to-cell distance and warm-started from the previous nearest neighbour.
+  Large leaves pay off here: scanning 32 contiguous points is cheap next to another level of
+  branching, and fingertips far from a small round cloud have many almost equally near points.
 * the contact terms of Eq. 11-13 / B19 (:mod:`unihm_core.refine.contact`), the kernel of
   Eq. 12 (:mod:`unihm_core.refine.kernel`, Taylor continuation included) and the Euclidean
   comparison model of Fig. B2;
@@ -31,8 +34,8 @@ What is compiled, each checked against the library it replaces:
   exactly as the reference loop documents them.
 
 Compilation. The functions are compiled on first use and cached on disk next to this file
-(numba ``cache=True``), so only the first call on a machine pays for compilation (about 10-20 s
-on two cores); :func:`warm_up` does it ahead of time (the app calls it at start-up).
+(numba ``cache=True``), so only the first call on a machine pays for compilation (about 25 s
+here); :func:`warm_up` does it ahead of time (the app calls it at start-up).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from numba import njit
 from unihm_core.refine.kernel import EXP_CAP
 
 LEAF_SIZE = 32
-STACK = 256  # k-d tree search stack: two entries per level, enough for any balanced tree in memory
+STACK = 256  # k-d tree search stack: at most one pending far child per level, plus the near one
 STATUS_NAMES = ("converged", "stalled", "hit_cap")  # codes 0, 1, 2 of refine_frames
 
 
