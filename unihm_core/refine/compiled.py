@@ -33,6 +33,11 @@ What is compiled, each checked against the library it replaces:
   definite), the active set on joint limits, the projection, damping rule and the three stops,
   exactly as the reference loop documents them.
 
+Threads. The entry points release the GIL (``nogil=True``) and keep no state between calls
+(scratch is allocated per trajectory), so refinements from several threads (the app serves
+requests concurrently) run in parallel, and sharing one hand model between threads is safe
+here (the Python loop's pinocchio data is not).
+
 Compilation. The functions are compiled on first use and cached on disk next to this file
 (numba ``cache=True``), so only the first call on a machine pays for compilation (about 25 s
 here); :func:`warm_up` does it ahead of time (the app calls it at start-up).
@@ -212,7 +217,7 @@ def _tips(q, ch, Rw, pw, S, J):
                 J[f, 2, c] += m * (a0 * ry - a1 * rx)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tips_batch(Q, ch):
     T, D = Q.shape
     nj, F = len(ch.parent), len(ch.tip_joint)
@@ -278,7 +283,7 @@ def _select(P, idx, s, e, k, d):
             return
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _kd_build(points, leaf_size):
     """Arrays of :class:`KDTree` (rows of a copy of ``points`` are reordered in place, so every
     access is sequential)."""
@@ -380,7 +385,7 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
     return tree.index[best_i], best
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _kd_query_many(tree, X):
     n = X.shape[0]
     idx, dist = np.empty(n, np.int64), np.empty(n)
@@ -745,7 +750,7 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi,
     return E, E_c, 2, n_it
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, points, cp, lm, restart, Hp, m_gen, M1, Ma,
                   Wg, Wv, Wa, lo, hi, S0, J0, w, trace_on, q_opt, status, iters, e_contact, e_init, dist, dist0,
                   trace):
