@@ -36,7 +36,8 @@ the library calls the Python loop makes instead (pinocchio kinematics, cKDTree q
 
 Times are CPU times of the process (``time.process_time``; the machine is shared, so wall time
 also counts other processes' slices of the pinned core), the minimum over ``--repeats`` runs for
-ours and over ``repeats // 3`` runs for the references. The table goes to the
+ours and over ``repeats // 3`` runs for the references, taken round-robin (every round times
+each method), so that a slow spell of the machine does not land on one method only. The table goes to the
 ``refine`` section of docs/RESULTS.md (between ``<!-- refine:start -->`` and
 ``<!-- refine:end -->``), replacing only that section.
 """
@@ -88,14 +89,18 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def best_time(fn, repeats: int):
-    """Smallest CPU time [s] of ``fn()`` over ``repeats`` runs (process time: on a shared machine the
-    time slices other processes take from the pinned core are not counted), and the last result."""
-    best, out = math.inf, None
-    for _ in range(repeats):
-        t = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t)
+def interleaved_best(fns: dict, rounds: int, inner: dict | None = None) -> tuple[dict, dict]:
+    """Smallest CPU time [s] of each ``fns[name]()`` and its last result, measured round-robin:
+    every round runs each function once (``inner[name]`` times for the cheap ones), so a slow
+    spell of the shared machine hits every method alike instead of the one timed during it."""
+    best = {k: math.inf for k in fns}
+    out: dict = {}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            for _ in range((inner or {}).get(k, 1)):
+                t = time.process_time()
+                out[k] = fn()
+                best[k] = min(best[k], time.process_time() - t)
     return best, out
 
 
@@ -239,10 +244,10 @@ def part_costs(hand, sc) -> dict:
             cc._tips(q, ch, w.Rw, w.pw, w.S, w.Js)
 
     @njit
-    def contact(n, R, p, att, tree, planes, points, cp, w):
+    def contact(n, R, p, att, tree, planes, cp, w):
         e = 0.0
         for _ in range(n):  # guesses from the previous call, as in the loop
-            e += cc._contact(w.S, w.Js, R, p, att, tree, planes, points, cp, w.c_d, w.c_r, w.c_J, w.c_en,
+            e += cc._contact(w.S, w.Js, R, p, att, tree, planes, cp, w.c_d, w.c_r, w.c_J, w.c_en,
                              w.c_idx, w.sn, w.sb, w.c_idx)
         return e
 
@@ -253,7 +258,7 @@ def part_costs(hand, sc) -> dict:
 
     n = 2000
     for name, fn, args in (("c_fk_us", tips, (q, chain, w)),
-                           ("c_contact_us", contact, (R, p, attract, surf.kdtree, surf.planes, surf.points, cp, w)),
+                           ("c_contact_us", contact, (R, p, attract, surf.kdtree, surf.leaf_planes, cp, w)),
                            ("c_solve_us", chol, (H, b, D, w))):
         fn(1, *args)  # compile
         best = math.inf
@@ -280,14 +285,19 @@ def run(hands: list[str], repeats: int, with_sapien: bool) -> tuple[list[dict], 
                 return refine(hand, sc.q_gen, sc.surface.points, sc.object_poses, normals=sc.surface.normals,
                               config=config, backend=backend)
 
-            ours()  # compile / load the compiled loop before timing
-            t_ours, res = best_time(ours, repeats)
+            res = ours()  # compile / load the compiled loop before timing
             solves = int(res.iterations.sum())
             sched = res.schedule.mask
             refs = max(1, repeats // 3)
-            t_py, res_py = best_time(lambda: ours("python"), refs)
+            fns = {"ours": ours, "py": lambda: ours("python"), "scipy": lambda: scipy_refine(hand, sc, sched, cfg)}
+            if with_sapien:
+                fd = SapienFiniteDifferences(hand)
+                fns["fd"] = lambda: refine(hand, sc.q_gen, sc.surface.points, sc.object_poses,
+                                           normals=sc.surface.normals, config=cfg, schedule=sched, kinematics=fd)
+            times, outs = interleaved_best(fns, refs, inner={"ours": max(1, repeats // refs)})
+            t_ours, res, t_py, res_py = times["ours"], outs["ours"], times["py"], outs["py"]
+            t_sp, (q_sp, e_sp) = times["scipy"], outs["scipy"]
             res_one = ours(config=single)
-            t_sp, (q_sp, e_sp) = best_time(lambda: scipy_refine(hand, sc, sched, cfg), refs)
             _, e_same = scipy_refine(hand, sc, sched, cfg, history=res.q)
             _, e_same_one = scipy_refine(hand, sc, sched, cfg, history=res_one.q)
             E = float(res.energies["total"].sum())
@@ -304,10 +314,7 @@ def run(hands: list[str], repeats: int, with_sapien: bool) -> tuple[list[dict], 
                    "one_iters": float(res_one.iterations.mean()),
                    "energy_ours": E, "energy_scipy": float(e_sp.sum()), **part_costs(hand, sc)}
             if with_sapien:
-                fd = SapienFiniteDifferences(hand)
-                t_fd, res_fd = best_time(lambda: refine(hand, sc.q_gen, sc.surface.points, sc.object_poses,
-                                                        normals=sc.surface.normals, config=cfg,
-                                                        schedule=sched, kinematics=fd), refs)
+                t_fd, res_fd = times["fd"], outs["fd"]
                 q_mid = np.clip(sc.q_gen[len(sc.q_gen) // 2], hand.lower, hand.upper)
                 row.update(fd_ms=1e3 * t_fd, fd_ratio=t_fd / t_ours,
                            fd_energy_ratio=E / float(res_fd.energies["total"].sum()),
@@ -395,7 +402,8 @@ def markdown(rows: list[dict], where: str, repeats: int) -> str:
         "Generated by `bench/bench_refine.py`: 64-frame synthetic grasp-and-lift scenes per hand (sphere / box,",
         "2000-point cloud with exact normals, noisy generated trajectory), same inputs and contact schedule for",
         f"all methods, default `RefineConfig` (compiled loop, restart from the previous frame), CPU time (process "
-        f"time), best of {repeats} runs for ours and {max(1, repeats // 3)} for the references, {where}, {cpu_name()}, "
+        f"time), best of {repeats} runs for ours and {max(1, repeats // 3)} for the references, interleaved (each round "
+        f"runs every method), {where}, {cpu_name()}, "
         f"numpy {np.__version__}. The machine is shared (other jobs slow every method down alike), so absolute "
         "times vary by 10-40 %; ratios are steadier.",
         "",

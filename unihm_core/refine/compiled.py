@@ -239,19 +239,16 @@ def fingertip_kinematics(chain: Chain, Q: np.ndarray) -> tuple[np.ndarray, np.nd
 
 # ----------------------------------------------------------------------------- k-d tree
 class KDTree(NamedTuple):
-    """Static k-d tree over ``N`` points (see the module docstring). Leaf nodes have
-    ``left == -1`` and own ``points[start:end]`` (leaf order); ``index`` maps leaf order to the
-    caller's point order."""
+    """Static k-d tree over ``N`` points (see the module docstring), ``M`` nodes. Node ``n`` is
+    ``nodes[n] = [split axis, left child, right child, start, end]``; a leaf has ``left == -1``
+    and owns ``points[start:end]``. Points are stored in leaf order; ``index`` maps leaf order
+    to the caller's order. (Few, wide arrays: every array a compiled function binds costs a
+    reference-count update per call.)"""
 
     points: np.ndarray  # (N, 3) in leaf order
-    index: np.ndarray  # (N,) int64
-    rank: np.ndarray  # (N,) int64, the inverse of index (caller's order -> leaf order)
-    dim: np.ndarray  # (M,) int64 split coordinate
+    index: np.ndarray  # (N,) int64, leaf order -> caller's order
+    nodes: np.ndarray  # (M, 5) int64
     split: np.ndarray  # (M,) split value
-    left: np.ndarray  # (M,) int64, -1 for a leaf
-    right: np.ndarray  # (M,) int64
-    start: np.ndarray  # (M,) int64
-    end: np.ndarray  # (M,) int64
 
 
 @njit(cache=True)
@@ -322,10 +319,10 @@ def _kd_build(points, leaf_size):
         stack[top], stack[top + 1] = n_nodes, n_nodes + 1
         top += 2
         n_nodes += 2
-    rank = np.empty(N, np.int64)
-    rank[perm] = np.arange(N)
-    return (P, perm, rank, dim[:n_nodes].copy(), split[:n_nodes].copy(), left[:n_nodes].copy(),
-            right[:n_nodes].copy(), start[:n_nodes].copy(), end[:n_nodes].copy())
+    nodes = np.empty((n_nodes, 5), np.int64)
+    nodes[:, 0], nodes[:, 1], nodes[:, 2] = dim[:n_nodes], left[:n_nodes], right[:n_nodes]
+    nodes[:, 3], nodes[:, 4] = start[:n_nodes], end[:n_nodes]
+    return P, perm, nodes, split[:n_nodes].copy()
 
 
 def build_kdtree(points: np.ndarray) -> KDTree:
@@ -336,40 +333,39 @@ def build_kdtree(points: np.ndarray) -> KDTree:
 
 @njit(cache=True)
 def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
-    """Index (caller's order) and squared distance of the point nearest to ``(x0, x1, x2)``.
+    """Leaf-order index and squared distance of the point nearest to ``(x0, x1, x2)``.
 
     Depth-first search with the exact squared distance from the query to each cell (the box
     cut out by the splits on the path; updated incrementally per split, Arya and Mount's rule)
     as the pruning bound. ``stack_node`` (int64, ``(STACK,)``) and ``stack_bound`` (float,
     ``(STACK, 4)``: bound and the three per-axis offsets) are scratch.
 
-    ``guess`` (caller's order, or -1): a point likely to be near, e.g. the previous iterate's
+    ``guess`` (leaf order, or -1): a point likely to be near, e.g. the previous iterate's
     nearest neighbour; its distance bounds the search from the start, so more of the tree is
     pruned. The answer is the same (among exactly equidistant points the guess is kept)."""
+    pts, nodes, split = tree.points, tree.nodes, tree.split
     top = 1
     stack_node[0] = 0
     stack_bound[0, 0] = stack_bound[0, 1] = stack_bound[0, 2] = stack_bound[0, 3] = 0.0
     best, best_i = np.inf, -1
     if guess >= 0:
-        best_i = tree.rank[guess]
-        g0, g1, g2 = tree.points[best_i, 0] - x0, tree.points[best_i, 1] - x1, tree.points[best_i, 2] - x2
-        best = g0 * g0 + g1 * g1 + g2 * g2
-    pts, left, right, dim, split, start, end = tree.points, tree.left, tree.right, tree.dim, tree.split, tree.start, tree.end
+        g0, g1, g2 = pts[guess, 0] - x0, pts[guess, 1] - x1, pts[guess, 2] - x2
+        best, best_i = g0 * g0 + g1 * g1 + g2 * g2, guess
     while top > 0:
         top -= 1
         node, bound = stack_node[top], stack_bound[top, 0]
         if bound >= best:
             continue
-        if left[node] < 0:
-            for i in range(start[node], end[node]):
+        if nodes[node, 1] < 0:  # leaf
+            for i in range(nodes[node, 3], nodes[node, 4]):
                 d0, d1, d2 = pts[i, 0] - x0, pts[i, 1] - x1, pts[i, 2] - x2
                 dd = d0 * d0 + d1 * d1 + d2 * d2
                 if dd < best:
                     best, best_i = dd, i
             continue
-        c = dim[node]
+        c = nodes[node, 0]
         diff = (x0 if c == 0 else (x1 if c == 1 else x2)) - split[node]
-        near, far = (left[node], right[node]) if diff < 0.0 else (right[node], left[node])
+        near, far = (nodes[node, 1], nodes[node, 2]) if diff < 0.0 else (nodes[node, 2], nodes[node, 1])
         o0, o1, o2 = stack_bound[top, 1], stack_bound[top, 2], stack_bound[top, 3]
         # far child: the offset along the split axis becomes |diff| (the cell's face on that axis)
         old = o0 if c == 0 else (o1 if c == 1 else o2)
@@ -382,7 +378,7 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
         stack_node[top] = near  # near child: the same cell distance
         stack_bound[top, 0], stack_bound[top, 1], stack_bound[top, 2], stack_bound[top, 3] = bound, o0, o1, o2
         top += 1
-    return tree.index[best_i], best
+    return best_i, best
 
 
 @njit(cache=True, nogil=True)
@@ -392,7 +388,7 @@ def _kd_query_many(tree, X):
     sn, sb = np.empty(STACK, np.int64), np.empty((STACK, 4))
     for i in range(n):
         j, dd = _kd_nearest(tree, X[i, 0], X[i, 1], X[i, 2], sn, sb, -1)
-        idx[i], dist[i] = j, math.sqrt(dd)
+        idx[i], dist[i] = tree.index[j], math.sqrt(dd)
     return dist, idx
 
 
@@ -433,11 +429,14 @@ def _kernel(d, alpha, k, attract):
 
 
 @njit(cache=True)
-def _contact(S, Js, Ro, to, attract, tree, planes, points, cp, d, r, Jr, en, idx, sn, sb, guess):
+def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb, guess):
     """Contact terms of one frame at fingertips ``S`` (world) with Jacobians ``Js``, object pose
-    ``(Ro, to)``; fills ``d, r, Jr, en, idx`` and returns the total contact energy. ``guess``
-    ``(F,)``: nearest-neighbour guesses (see :func:`_kd_nearest`); ``idx`` itself may be passed."""
+    ``(Ro, to)``; fills ``d, r, Jr, en`` and the nearest neighbours ``idx`` (leaf order, like
+    ``planes``, the tangent planes of :attr:`ObjectSurface.planes` in the tree's leaf order) and
+    returns the total contact energy. ``guess`` ``(F,)``: nearest-neighbour guesses (see
+    :func:`_kd_nearest`); ``idx`` itself may be passed."""
     lambda_c, alpha, k, eps2, kernel_model = cp.lambda_c, cp.alpha, cp.k, cp.eps2, cp.kernel_model
+    points = tree.points
     s2 = math.sqrt(2.0 * lambda_c)
     total = 0.0
     D = Js.shape[2]
@@ -644,7 +643,7 @@ def _on_bound(q, mid, half):
 
 
 @njit(cache=True)
-def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi, lo_act, hi_act, mid, half,
+def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act, hi_act, mid, half,
         trace_on, trace, row0, k_start):
     """Lines 4-11 of Algorithm 1 from ``w.q`` with contact terms ``w.c_*`` (total ``E_c``).
 
@@ -727,7 +726,7 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi,
             return E, E_c, 0, n_it
         # E_t at the candidate with fresh nearest neighbours (the next linearisation if accepted)
         _tips(q_new, ch, Rw, pw, S, Js)
-        E_cn = _contact(S, Js, Ro, to, att, tree, planes, points, cp, n_d, n_r, n_J, n_en, n_idx,
+        E_cn = _contact(S, Js, Ro, to, att, tree, planes, cp, n_d, n_r, n_J, n_en, n_idx,
                         sn, sb, c_idx)
         E_new = E_cn + _prior(q_new, m, Hp, e, hpe_new, lm.hp_diagonal) + c
         if trace_on:
@@ -751,7 +750,7 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi,
 
 
 @njit(cache=True, nogil=True)
-def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, points, cp, lm, restart, Hp, m_gen, M1, Ma,
+def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, cp, lm, restart, Hp, m_gen, M1, Ma,
                   Wg, Wv, Wa, lo, hi, S0, J0, w, trace_on, q_opt, status, iters, e_contact, e_init, dist, dist0,
                   trace):
     """The frame loop of Algorithm 1 (see :mod:`unihm_core.refine.solver`; same rules, same order).
@@ -782,19 +781,19 @@ def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, points, cp, lm, 
         c = _frame_prior(qg, q1, q2, m_gen[t], M1, Ma, Wg, Wv, Wa, m, w.e, lm.hp_diagonal)
         # Algorithm 1, line 3: start from the clamped generated frame
         w.q[:] = q_init[t]
-        E_c = _contact(S0[t], J0[t], Ro, to, att, tree, planes, points, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx,
+        E_c = _contact(S0[t], J0[t], Ro, to, att, tree, planes, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx,
                        w.sn, w.sb, idx_prev)
         e_init[t] = E_c + _prior(w.q, m, Hp, w.e, w.hpe, lm.hp_diagonal) + c
         dist0[t] = w.c_d
-        E, E_c, st, n_it = _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi, lo_act,
+        E, E_c, st, n_it = _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
                                hi_act, mid, half, trace_on, trace[t], 0, 0)
         q_best[:], d_best[:], en_best[:], idx_best[:] = w.q, w.c_d, w.c_en, w.c_idx
         if restart and t >= 1:  # second start: the previous refined frame
             w.q[:] = q1
             _tips(w.q, ch, w.Rw, w.pw, w.S, w.Js)
-            E_cb = _contact(w.S, w.Js, Ro, to, att, tree, planes, points, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx,
+            E_cb = _contact(w.S, w.Js, Ro, to, att, tree, planes, cp, w.c_d, w.c_r, w.c_J, w.c_en, w.c_idx,
                             w.sn, w.sb, idx_prev)
-            E_b, E_cb, st_b, n_b = _lm(w, E_cb, m, c, Ro, to, att, ch, tree, planes, points, cp, lm, Hp, lo, hi,
+            E_b, E_cb, st_b, n_b = _lm(w, E_cb, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi,
                                        lo_act, hi_act, mid, half, trace_on, trace[t], n_it, 1)
             n_it += n_b
             if E_b < E:

@@ -411,7 +411,7 @@ def _refine_compiled(cc, chain, hand, cfg: RefineConfig, W: PriorWeights, q_gen,
     c = np.ascontiguousarray  # one memory layout, one compiled specialisation
     t_loop = time.perf_counter()
     e_ctot = cc.refine_frames(c(q_gen), c(q_init), c(poses), c(sched.mask, dtype=bool), chain, surface.kdtree,
-                              surface.planes, surface.points, cp, lm, bool(cfg.restart_from_previous), c(Hp),
+                              surface.leaf_planes, cp, lm, bool(cfg.restart_from_previous), c(Hp),
                               c(m_gen), c(M1), c(Ma), c(W.W_gen), c(W.W_vel), c(W.W_acc), c(hand.lower, dtype=float),
                               c(hand.upper, dtype=float), S0, J0, work, bool(trace), q_opt, status, iters, e_contact,
                               e_init, dist, dist0, tr)

@@ -59,6 +59,11 @@ class ObjectSurface:
         return build_kdtree(self.points)
 
     @cached_property
+    def leaf_planes(self) -> np.ndarray:
+        """``planes`` in the compiled k-d tree's leaf order (what the compiled loop reads)."""
+        return np.ascontiguousarray(self.planes[self.kdtree.index])
+
+    @cached_property
     def tree(self):
         from scipy.spatial import cKDTree  # noqa: PLC0415
 
