@@ -38,6 +38,10 @@ Threads. The entry points release the GIL (``nogil=True``) and keep no state bet
 requests concurrently) run in parallel, and sharing one hand model between threads is safe
 here (the Python loop's pinocchio data is not).
 
+Floating point. ``error_model="numpy"``: a division by zero gives inf/nan instead of raising,
+which spares a check per division; every division here has a positive denominator by
+construction (Cholesky pivots are tested, ``2 sqrt(f) + eps^2 > 0``, lengths are floored).
+
 Compilation. The functions are compiled on first use and cached on disk next to this file
 (numba ``cache=True``), so only the first call on a machine pays for compilation (about 25 s
 here); :func:`warm_up` does it ahead of time (the app calls it at start-up).
@@ -145,7 +149,7 @@ def chain_for(hand) -> Chain:
     return ch
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forward(q, ch, Rw, pw):
     """World rotation ``Rw[j]`` and origin ``pw[j]`` of every joint frame (pinocchio's oMi).
 
@@ -186,7 +190,7 @@ def _forward(q, ch, Rw, pw):
                 Rw[j, r, 2] = c0 * k02 + c1 * k12 + c2 * k22
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _tips(q, ch, Rw, pw, S, J):
     """Fingertip positions ``S`` (F, 3) and world Jacobians ``J`` (F, 3, D) at ``q`` (D,)."""
     _forward(q, ch, Rw, pw)
@@ -217,7 +221,7 @@ def _tips(q, ch, Rw, pw, S, J):
                 J[f, 2, c] += m * (a0 * ry - a1 * rx)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tips_batch(Q, ch):
     T, D = Q.shape
     nj, F = len(ch.parent), len(ch.tip_joint)
@@ -251,7 +255,7 @@ class KDTree(NamedTuple):
     split: np.ndarray  # (M,) split value
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _select(P, idx, s, e, k, d):
     """Reorder rows ``s:e`` of ``P`` (and ``idx`` alike) so that row ``k`` holds the point with the
     k-th smallest coordinate ``d``, smaller or equal ones before it and larger or equal ones
@@ -280,7 +284,7 @@ def _select(P, idx, s, e, k, d):
             return
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _kd_build(points, leaf_size):
     """Arrays of :class:`KDTree` (rows of a copy of ``points`` are reordered in place, so every
     access is sequential)."""
@@ -331,7 +335,7 @@ def build_kdtree(points: np.ndarray) -> KDTree:
     return KDTree(*_kd_build(P, LEAF_SIZE))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
     """Leaf-order index and squared distance of the point nearest to ``(x0, x1, x2)``.
 
@@ -381,7 +385,7 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
     return best_i, best
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _kd_query_many(tree, X):
     n = X.shape[0]
     idx, dist = np.empty(n, np.int64), np.empty(n)
@@ -408,7 +412,7 @@ class ContactParams(NamedTuple):
     kernel_model: bool  # False: the Euclidean comparison of Fig. B2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _kernel(d, alpha, k, attract):
     """``(f, f')`` of Eq. 12, as :func:`unihm_core.refine.kernel.kernel_scalar`."""
     if d >= 0.0:
@@ -428,7 +432,7 @@ def _kernel(d, alpha, k, attract):
     return f, f1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb, guess):
     """Contact terms of one frame at fingertips ``S`` (world) with Jacobians ``Js``, object pose
     ``(Ro, to)``; fills ``d, r, Jr, en`` and the nearest neighbours ``idx`` (leaf order, like
@@ -482,7 +486,7 @@ def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb
 
 
 # ----------------------------------------------------------------------------- linear algebra
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _spd_solve(H, g, n, L, x):
     """Solve ``H[:n, :n] x = g[:n]`` by Cholesky (``L`` scratch); LU when ``H`` is not positive
     definite to working precision. Plain loops: for n <= 30 this beats a LAPACK call, whose
@@ -513,7 +517,7 @@ def _spd_solve(H, g, n, L, x):
             x[k] -= L[i, k] * xi
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _quad(e, W, diagonal):
     """``0.5 e^T W e``."""
     D = len(e)
@@ -530,7 +534,7 @@ def _quad(e, W, diagonal):
     return 0.5 * out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _frame_prior(qg, q1, q2, mg, M1, Ma, Wg, Wv, Wa, m, e, diagonal):
     """The priors of one frame as ``0.5 (q - m)^T Hp (q - m) + c``: fills the minimiser
     ``m = mg + M1 q1 - Ma q2`` and returns ``c``, the priors' value at ``m`` (Eq. 14, 15)."""
@@ -612,7 +616,7 @@ def new_work(nj: int, F: int, D: int) -> Work:
                 e(D), e(D), e(STACK, np.int64), e((STACK, 4)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _prior(q, m, Hp, e, hpe, diagonal):
     """``0.5 (q - m)^T Hp (q - m)`` with ``e = q - m`` and ``hpe = Hp e`` (W~, Eq. 18) filled in;
     ``diagonal``: Hp is diagonal (the default weights), O(D) instead of O(D^2)."""
@@ -634,7 +638,7 @@ def _prior(q, m, Hp, e, hpe, diagonal):
     return 0.5 * out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _on_bound(q, mid, half):
     for i in range(len(q)):
         if abs(q[i] - mid[i]) >= half[i]:
@@ -642,7 +646,7 @@ def _on_bound(q, mid, half):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act, hi_act, mid, half,
         trace_on, trace, row0, k_start):
     """Lines 4-11 of Algorithm 1 from ``w.q`` with contact terms ``w.c_*`` (total ``E_c``).
@@ -749,7 +753,7 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
     return E, E_c, 2, n_it
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, cp, lm, restart, Hp, m_gen, M1, Ma,
                   Wg, Wv, Wa, lo, hi, S0, J0, w, trace_on, q_opt, status, iters, e_contact, e_init, dist, dist0,
                   trace):
