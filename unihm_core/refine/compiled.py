@@ -291,7 +291,9 @@ def _kd_build(points, leaf_size):
     P = points.copy()
     N = P.shape[0]
     perm = np.arange(N)
-    M = 2 * N + 1  # a binary tree with non-empty leaves has at most 2N - 1 nodes
+    # median splits leave at least leaf_size // 2 points per leaf, so at most 2N / leaf_size + 1
+    # leaves and twice that many nodes
+    M = 4 * (N // max(leaf_size // 2, 1)) + 8
     dim, split = np.zeros(M, np.int64), np.zeros(M)
     left, right = np.full(M, -1, np.int64), np.full(M, -1, np.int64)
     start, end = np.zeros(M, np.int64), np.zeros(M, np.int64)
