@@ -316,6 +316,8 @@ def _kd_build(points, leaf_size):
         d = 0 if (e0 >= e1 and e0 >= e2) else (1 if e1 >= e2 else 2)  # the widest extent
         if max(e0, e1, e2) <= 0.0:  # all points equal: one leaf
             continue
+        if n_nodes + 2 > M:  # cannot happen (see M); numba does not check bounds, so say it loudly
+            raise RuntimeError("k-d tree build: node array too small")
         mid = (s + e) // 2
         _select(P, perm, s, e, mid, d)
         dim[node], split[node] = d, P[mid, d]
