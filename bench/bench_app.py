@@ -126,8 +126,8 @@ def main() -> None:
                 f"| pipeline raw (examples x hands) | {n} | {_counts(reports['raw'])} |",
                 f"| pipeline refined (examples x hands) | {n} | {_counts(reports['refined'])} |"]
     if gt:
-        dyn_rows.append(f"| reference: dataset robot sequences (unseen, rigid objects, {args.gt_per_hand} per hand) "
-                        f"| {len(gt)} | {_counts(gt)} |")
+        dyn_rows.append(f"| reference: dataset robot sequences (`{Path(args.data).name}`, unseen, rigid objects, "
+                        f"{args.gt_per_hand} per hand) | {len(gt)} | {_counts(gt)} |")
     body = (f"Written by `bench/bench_app.py`. Pipeline on the {len(examples)} bundled examples x {len(HANDS)} hands "
             f"({', '.join(HANDS)}), 64-frame plans, seed 0, this machine (2 CPU cores shared with other jobs). "
             f"Model loading once: {load_s:.1f} s.\n\n"
