@@ -194,3 +194,64 @@ def test_threads_share_a_hand_model_and_get_the_same_result():
         th.join()
     for i, q in enumerate(ref):
         np.testing.assert_array_equal(out[i], q)
+
+
+def test_every_coordinate_held_on_a_limit():
+    """q_gen beyond every limit: the projected step is empty (every coordinate active); both loops
+    stop as converged instead of solving a 0x0 system."""
+    hand = load_hand("panda_gripper")
+    sc = lift_scene(hand, "box", T=16, seed=0)
+    q_gen = np.repeat((hand.upper + 1.0)[None], 16, 0)
+    py = refine(hand, q_gen, sc.surface, sc.object_poses, backend="python")
+    co = refine(hand, q_gen, sc.surface, sc.object_poses, backend="compiled")
+    _assert_same(py, co)
+    assert np.all(np.isfinite(co.q)) and np.all(hand.within_limits(co.q, tol=0.0))
+
+
+def test_one_compiled_version_for_any_input_layout():
+    """Read-only, Fortran-ordered, float32 or strided inputs and user weights all reach the compiled
+    loop as the same array types, so nothing is compiled at request time after warm_up()."""
+    hand = load_hand("allegro")
+    sc = lift_scene(hand, "sphere", T=16, seed=0)
+    q32 = np.asfortranarray(sc.q_gen.astype(np.float32))
+    pts = sc.surface.points.copy()
+    pts.setflags(write=False)
+    poses = np.asfortranarray(sc.object_poses)
+    W = PriorWeights(np.eye(hand.dof) * 2.0, np.eye(hand.dof) * 0.1, np.eye(hand.dof) * 0.3)
+    ref = refine(hand, sc.q_gen, sc.surface.points, sc.object_poses, normals=sc.surface.normals)
+    res = refine(hand, q32, pts, poses, normals=sc.surface.normals[::1])
+    refine(hand, sc.q_gen, sc.surface, sc.object_poses, weights=W)
+    np.testing.assert_allclose(res.q, ref.q, atol=1e-5)  # float32 input rounding only
+    assert len(cc.refine_frames.signatures) == 1
+    assert len(cc._kd_build.signatures) == 1 and len(cc._tips_batch.signatures) == 1
+
+
+def test_kdtree_ties_and_non_finite_queries():
+    """Among exactly equidistant points the first in the caller's order wins, whatever the
+    search's starting guess (so the contact plane of duplicated points does not depend on the
+    iteration history); non-finite queries are refused like scipy refuses them."""
+    P = np.array([[1.0, 0, 0], [0, 1.0, 0], [1.0, 0, 0], [0, 0, 1.0]] * 20)  # many exact duplicates
+    tree = cc.build_kdtree(P)
+    sn, sb = np.empty(cc.STACK, np.int64), np.empty((cc.STACK, 4))
+    leaf = np.argsort(tree.index)
+    for guess in [-1, *leaf[[2, 4, 6, 40, 78]]]:
+        j, _ = cc._kd_nearest(tree, 2.0, 0.0, 0.0, sn, sb, int(guess))
+        assert tree.index[j] == 0
+    j, _ = cc._kd_nearest(tree, 0.0, 0.0, 0.0, sn, sb, -1)  # equidistant to all four: point 0
+    assert tree.index[j] == 0
+    with pytest.raises(ValueError, match="finite"):
+        cc.kdtree_query(tree, np.array([[np.nan, 0.0, 0.0]]))
+
+
+def test_auto_falls_back_to_the_python_loop_for_unsupported_joints(monkeypatch):
+    hand = load_hand("panda_gripper")
+    sc = lift_scene(hand, "sphere", T=16, seed=0)
+
+    def unsupported(_hand):
+        raise ValueError("joint type not supported")
+
+    monkeypatch.setattr(cc, "chain_for", unsupported)
+    res = refine(hand, sc.q_gen, sc.surface, sc.object_poses)
+    assert res.timings["backend"] == "python"
+    with pytest.raises(ValueError, match="not supported"):
+        refine(hand, sc.q_gen, sc.surface, sc.object_poses, backend="compiled")

@@ -4,7 +4,8 @@ the interpreter.
 Why. One LM iteration of the refinement is a handful of small computations (fingertip
 kinematics of a ~30-joint tree, five nearest-neighbour queries in a few thousand points, a
 30x30 Cholesky solve), a few microseconds of arithmetic. Written as numpy/pinocchio/scipy calls
-from Python it costs about 90 us, nearly all of it call overhead (about 40 calls of 1-3 us).
+from Python it costs about 60-90 us, nearly all of it call overhead (a pinocchio kinematics
+call alone about 12 us, a cKDTree query about 11 us, and a few dozen numpy calls of 1-3 us).
 Compiled, the whole trajectory runs in one call and an iteration costs what its arithmetic
 costs. The Python loop in :mod:`unihm_core.refine.solver` stays the readable reference; it is
 also what runs when a caller supplies its own kinematics (``refine(..., kinematics=...)``). The
@@ -19,9 +20,10 @@ What is compiled, each checked against the library it replaces:
   (positions as pinocchio's ``oMf``, Jacobian columns ``a_j x (s - o_j)`` for revolute and
   ``a_j`` for prismatic joints with world axis ``a_j`` and origin ``o_j``, summed into the
   state column of the joint's source coordinate times its mimic multiplier).
-* :class:`KDTree`: a static k-d tree (median split on the widest extent, up to 32 points per
-  leaf, points stored in leaf order) with an exact nearest-neighbour query (scipy
-  ``cKDTree``'s answer; only exact ties may pick another of the equally near points), pruned
+* :class:`KDTree`: a static k-d tree (median split on the widest extent, 16 to 32 points per
+  leaf, a cluster of identical points as one leaf; points stored in leaf order) with an exact nearest-neighbour query (scipy
+  ``cKDTree``'s answer; among exactly equidistant points the first in the caller's order,
+  where scipy may pick another), pruned
   with the exact query-to-cell distance and warm-started from the previous nearest neighbour.
   Large leaves pay off here: scanning 32 contiguous points is cheap next to another level of
   branching, and fingertips far from a small round cloud have many almost equally near points.
@@ -236,7 +238,7 @@ def fingertip_kinematics(chain: Chain, Q: np.ndarray) -> tuple[np.ndarray, np.nd
     """Fingertip positions ``(..., F, 3)`` [m] and world Jacobians ``(..., F, 3, D)`` of states
     ``Q`` ``(..., D)`` (no limit check), as :class:`~unihm_core.refine.fingertips.FingertipKinematics`."""
     Q = np.asarray(Q, float)
-    flat = np.ascontiguousarray(Q.reshape(-1, chain.dof))
+    flat = _plain(Q.reshape(-1, chain.dof))
     S, J = _tips_batch(flat, chain)
     return S.reshape(Q.shape[:-1] + S.shape[1:]), J.reshape(Q.shape[:-1] + J.shape[1:])
 
@@ -333,10 +335,18 @@ def _kd_build(points, leaf_size):
     return P, perm, nodes, split[:n_nodes].copy()
 
 
+def _plain(x, dtype=float) -> np.ndarray:
+    """``x`` as a C-contiguous, writable array of ``dtype`` (copied only when it is not one).
+
+    numba compiles one version of a function per argument type, and the type includes the
+    layout and the read-only flag: handing every call the same kind of array keeps it to the
+    one version that :func:`warm_up` compiled ahead of time."""
+    return np.require(x, dtype, ["C", "W"])
+
+
 def build_kdtree(points: np.ndarray) -> KDTree:
-    """:class:`KDTree` over ``points`` ``(N, 3)`` (N >= 1)."""
-    P = np.ascontiguousarray(points, dtype=float)
-    return KDTree(*_kd_build(P, LEAF_SIZE))
+    """:class:`KDTree` over finite ``points`` ``(N, 3)`` (N >= 1)."""
+    return KDTree(*_kd_build(_plain(points), LEAF_SIZE))
 
 
 @njit(cache=True, error_model="numpy")
@@ -350,25 +360,25 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
 
     ``guess`` (leaf order, or -1): a point likely to be near, e.g. the previous iterate's
     nearest neighbour; its distance bounds the search from the start, so more of the tree is
-    pruned. The answer is the same (among exactly equidistant points the guess is kept)."""
-    pts, nodes, split = tree.points, tree.nodes, tree.split
+    pruned. The answer does not depend on it: among exactly equidistant points the one first in
+    the caller's order wins (cells at exactly the best distance are therefore still visited)."""
+    pts, nodes, split, index = tree.points, tree.nodes, tree.split, tree.index
     top = 1
     stack_node[0] = 0
     stack_bound[0, 0] = stack_bound[0, 1] = stack_bound[0, 2] = stack_bound[0, 3] = 0.0
-    best, best_i = np.inf, -1
-    if guess >= 0:
-        g0, g1, g2 = pts[guess, 0] - x0, pts[guess, 1] - x1, pts[guess, 2] - x2
-        best, best_i = g0 * g0 + g1 * g1 + g2 * g2, guess
+    best_i = guess if guess >= 0 else 0  # a real point from the start: defined even for a NaN query
+    g0, g1, g2 = pts[best_i, 0] - x0, pts[best_i, 1] - x1, pts[best_i, 2] - x2
+    best = g0 * g0 + g1 * g1 + g2 * g2
     while top > 0:
         top -= 1
         node, bound = stack_node[top], stack_bound[top, 0]
-        if bound >= best:
+        if bound > best:
             continue
         if nodes[node, 1] < 0:  # leaf
             for i in range(nodes[node, 3], nodes[node, 4]):
                 d0, d1, d2 = pts[i, 0] - x0, pts[i, 1] - x1, pts[i, 2] - x2
                 dd = d0 * d0 + d1 * d1 + d2 * d2
-                if dd < best:
+                if dd < best or (dd == best and index[i] < index[best_i]):
                     best, best_i = dd, i
             continue
         c = nodes[node, 0]
@@ -378,7 +388,7 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
         # far child: the offset along the split axis becomes |diff| (the cell's face on that axis)
         old = o0 if c == 0 else (o1 if c == 1 else o2)
         far_bound = bound - old * old + diff * diff
-        if far_bound < best:
+        if far_bound <= best:
             stack_node[top] = far
             stack_bound[top, 0], stack_bound[top, 1], stack_bound[top, 2], stack_bound[top, 3] = far_bound, o0, o1, o2
             stack_bound[top, 1 + c] = diff
@@ -401,9 +411,12 @@ def _kd_query_many(tree, X):
 
 
 def kdtree_query(tree: KDTree, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(distances, indices)`` of the nearest points to ``x`` ``(..., 3)``, like ``cKDTree.query``."""
+    """``(distances, indices)`` of the nearest points to ``x`` ``(..., 3)``, like ``cKDTree.query``
+    (which also rejects non-finite queries)."""
     x = np.asarray(x, float)
-    d, i = _kd_query_many(tree, np.ascontiguousarray(x.reshape(-1, 3)))
+    if not np.isfinite(x).all():
+        raise ValueError("k-d tree query: the query points must be finite")
+    d, i = _kd_query_many(tree, _plain(x.reshape(-1, 3)))
     return d.reshape(x.shape[:-1]), i.reshape(x.shape[:-1])
 
 
@@ -493,8 +506,9 @@ def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb
 @njit(cache=True, error_model="numpy")
 def _spd_solve(H, g, n, L, x):
     """Solve ``H[:n, :n] x = g[:n]`` by Cholesky (``L`` scratch); LU when ``H`` is not positive
-    definite to working precision. Plain loops: for n <= 30 this beats a LAPACK call, whose
-    overhead (and numba's copies around it) exceeds the ~n^3/6 multiply-adds."""
+    definite to working precision. Plain loops: for the hands here (n <= 30, measured) this beats
+    a LAPACK call, whose overhead (and numba's copies around it) exceeds the ~n^3/6
+    multiply-adds."""
     for j in range(n):
         s = H[j, j]
         for k in range(j):
@@ -828,4 +842,3 @@ def warm_up() -> None:
     q = np.repeat(hand.zero()[None], 3, 0)
     poses = np.repeat(np.eye(4)[None], 3, 0)
     refine(hand, q, pts, poses, normals=nrm, backend="compiled")
-    refine(hand, q, pts, poses, normals=nrm, backend="compiled", trace=True)

@@ -46,10 +46,10 @@ basin often enough to end up to 10 % above a trust-region solver on the same per
 
 Two implementations of the same loop. :func:`refine` runs it compiled
 (:mod:`unihm_core.refine.compiled`, numba: the kinematic tree, a k-d tree and the Cholesky
-solve in plain loops, about 10x faster) unless a caller passes its own ``kinematics``
-callable, which only the Python loop below can call. The Python loop is the readable
+solve in plain loops, 7-13x faster on the benchmark scenes) unless a caller passes its own
+``kinematics`` callable, which only the Python loop below can call. The Python loop is the readable
 reference (one kinematics call through pinocchio, one scipy ``cKDTree`` query and one LAPACK
-``dposv`` per linear solve, each a few microseconds of call overhead); tests check that both
+``dposv`` per linear solve, about 12, 11 and 3 us of mostly call overhead); tests check that both
 give the same trajectories, statuses and iteration counts. The numbers are in the ``refine``
 section of docs/RESULTS.md (``bench/bench_refine.py``).
 """
@@ -188,7 +188,8 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
     """Refine a generated joint trajectory against an object (Algorithm 1).
 
     Args:
-        hand: a :class:`~unihm_core.hands.HandModel` (used from this thread only) or a hand
+        hand: a :class:`~unihm_core.hands.HandModel` (the Python loop uses its pinocchio data, so
+            share it between threads only with the compiled backend) or a hand
             name (a private model is created).
         q_gen: ``(T, D)`` generated trajectory Q_gen (state convention of
             :mod:`unihm_core.hands.model`); values outside the joint limits are clamped for
@@ -209,7 +210,9 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
         backend: ``"compiled"`` (the frame loop compiled with numba,
             :mod:`unihm_core.refine.compiled`), ``"python"`` (the reference loop below), or
             ``"auto"``: compiled unless ``kinematics`` is given (a Python callable can only run
-            in the Python loop). Both run the same algorithm; the compiled one is 10-30x faster.
+            in the Python loop, and for a hand whose joints the compiled kinematics does not
+            support). Both run the same algorithm (results equal to ~1e-15); the compiled one is
+            7-13x faster on the benchmark scenes.
 
     Raises:
         InputError: NaN/inf or mis-shaped inputs.
@@ -241,7 +244,13 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
     if compiled:
         from unihm_core.refine import compiled as cc  # noqa: PLC0415 (numba import on first use)
 
-        chain = cc.chain_for(hand)
+        try:
+            chain = cc.chain_for(hand)
+        except ValueError:  # a joint type the compiled kinematics does not know
+            if backend == "compiled":
+                raise
+            compiled = False
+    if compiled:
         S0, J0 = cc.fingertip_kinematics(chain, q_init)
     else:
         fj = kinematics if kinematics is not None else FingertipKinematics(hand)
@@ -309,7 +318,8 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
                 act = ((q <= lo_act) & (g > 0.0)) | ((q >= hi_act) & (g < 0.0))
                 free = ~act
                 neg_dq = np.zeros(D)
-                neg_dq[free] = _spd_solve(H[np.ix_(free, free)], g[free])
+                if free.any():  # else every coordinate is held on its limit: a zero step, converged below
+                    neg_dq[free] = _spd_solve(H[np.ix_(free, free)], g[free])
             else:
                 neg_dq = _spd_solve(H, g)
             q_new = minimum(maximum(q - neg_dq, lo), hi)  # projection onto the joint limits
@@ -408,13 +418,15 @@ def _refine_compiled(cc, chain, hand, cfg: RefineConfig, W: PriorWeights, q_gen,
     dist, dist0 = np.empty((T, F)), np.empty((T, F))
     tr = np.full((T, 2 * cfg.max_iters, 5) if trace else (T, 1, 5), np.nan)
     work = cc.new_work(len(chain.parent), F, D)
-    c = np.ascontiguousarray  # one memory layout, one compiled specialisation
+    plain = cc._plain  # C-contiguous writable float arrays: the one compiled specialisation
     t_loop = time.perf_counter()
-    e_ctot = cc.refine_frames(c(q_gen), c(q_init), c(poses), c(sched.mask, dtype=bool), chain, surface.kdtree,
-                              surface.leaf_planes, cp, lm, bool(cfg.restart_from_previous), c(Hp),
-                              c(m_gen), c(M1), c(Ma), c(W.W_gen), c(W.W_vel), c(W.W_acc), c(hand.lower, dtype=float),
-                              c(hand.upper, dtype=float), S0, J0, work, bool(trace), q_opt, status, iters, e_contact,
-                              e_init, dist, dist0, tr)
+    e_ctot = cc.refine_frames(
+        q_gen=plain(q_gen), q_init=plain(q_init), poses=plain(poses), mask=plain(sched.mask, bool), ch=chain,
+        tree=surface.kdtree, planes=surface.leaf_planes, cp=cp, lm=lm, restart=bool(cfg.restart_from_previous),
+        Hp=plain(Hp), m_gen=plain(m_gen), M1=plain(M1), Ma=plain(Ma), Wg=plain(W.W_gen), Wv=plain(W.W_vel),
+        Wa=plain(W.W_acc), lo=plain(hand.lower), hi=plain(hand.upper), S0=S0, J0=J0, w=work, trace_on=bool(trace),
+        q_opt=q_opt, status=status, iters=iters, e_contact=e_contact, e_init=e_init, dist=dist, dist0=dist0,
+        trace=tr)
     loop_s = time.perf_counter() - t_loop
     traces = [tr[t, :iters[t]].copy() for t in range(T)] if trace else None  # one row per linear solve
     e_gen, e_vel, e_acc = trajectory_prior_energies(q_opt, q_gen, W)

@@ -26,7 +26,10 @@ class ObjectSurface:
             point-to-plane distance of ``x`` to point ``j`` (Eq. 11) is
             ``planes[j, :3] . x - planes[j, 3]`` (one gather per query).
         kdtree: the compiled k-d tree (:mod:`unihm_core.refine.compiled`) that the compiled
-            refinement and :meth:`query` use, built on first use.
+            refinement, the contact schedule and :meth:`query` use, built on first use (so the
+            Python reference loop also compiles numba code once, for the schedule). Among
+            exactly equidistant points it answers the one listed first; scipy's tree may answer
+            another, which matters only for duplicate points with different normals.
         tree: a scipy ``cKDTree`` over ``points`` for the Python reference loop, built on
             first use.
     """
@@ -90,13 +93,6 @@ class ObjectSurface:
             return cls(p, mesh_normals_at(mesh, p), "mesh")
         return cls(p, estimate_normals(p, knn=knn, orient=orient), "estimated")
 
-    @cached_property
-    def kdtree(self):
-        """The compiled k-d tree of :mod:`unihm_core.refine.compiled` over ``points`` (built on
-        first use; the compiled refinement queries it)."""
-        from unihm_core.refine.compiled import build_kdtree  # noqa: PLC0415
-
-        return build_kdtree(self.points)
 
     def nearest(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest points and their normals for queries ``x`` ``(F, 3)`` (object frame)."""
