@@ -28,8 +28,8 @@ What is compiled, each checked against the library it replaces:
   Large leaves pay off here: scanning 32 contiguous points is cheap next to another level of
   branching, and fingertips far from a small round cloud have many almost equally near points.
 * the contact terms of Eq. 11-13 / B19 (:mod:`unihm_core.refine.contact`), the kernel of
-  Eq. 12 (:mod:`unihm_core.refine.kernel`, Taylor continuation included) and the Euclidean
-  comparison model of Fig. B2;
+  Eq. 12 (:func:`unihm_core.refine.kernel.kernel_scalar`, itself compiled and shared with the
+  Python loop) and the Euclidean comparison model of Fig. B2;
 * the frame loop of Algorithm 1 (:func:`refine_frames`): priors as one quadratic with the
   constant Hessian ``Hp``, LM normal equations solved by Cholesky (LU fallback if not positive
   definite), the active set on joint limits, the projection, damping rule and the three stops,
@@ -58,7 +58,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from unihm_core.refine.kernel import EXP_CAP
+from unihm_core.refine.kernel import kernel_scalar
 
 LEAF_SIZE = 32
 STACK = 256  # k-d tree search stack: at most one pending far child per level, plus the near one
@@ -430,26 +430,6 @@ class ContactParams(NamedTuple):
 
 
 @njit(cache=True, error_model="numpy")
-def _kernel(d, alpha, k, attract):
-    """``(f, f')`` of Eq. 12, as :func:`unihm_core.refine.kernel.kernel_scalar`."""
-    if d >= 0.0:
-        if attract:
-            return 0.5 * alpha * d * d, alpha * d
-        return 0.0, 0.0
-    u = -k * d
-    uc = min(u, EXP_CAP)
-    e = math.exp(uc)
-    f = alpha / (k * k) * max(math.expm1(uc) - uc, 0.0)
-    f1 = alpha / k * (1.0 - e)
-    if u > EXP_CAP:  # Taylor continuation beyond the cap
-        f2 = alpha * e
-        h = (uc - u) / k
-        f = f + f1 * h + 0.5 * f2 * h * h
-        f1 = f1 + f2 * h
-    return f, f1
-
-
-@njit(cache=True, error_model="numpy")
 def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb, guess):
     """Contact terms of one frame at fingertips ``S`` (world) with Jacobians ``Js``, object pose
     ``(Ro, to)``; fills ``d, r, Jr, en`` and the nearest neighbours ``idx`` (leaf order, like
@@ -472,7 +452,7 @@ def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb
         di = n0 * x0 + n1 * x1 + n2 * x2 - planes[j, 3]  # Eq. 11
         d[i] = di
         if kernel_model:
-            f, f1 = _kernel(di, alpha, k, attract[i])  # Eq. 12
+            f, f1 = kernel_scalar(di, alpha, k, attract[i])  # Eq. 12
             sf = math.sqrt(f)
             r[i] = s2 * sf  # Eq. 13
             ci = s2 * f1 / (2.0 * sf + eps2)  # B19

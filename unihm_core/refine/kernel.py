@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 EXP_CAP = 30.0  # largest exponent -k d evaluated exactly (exp(30) ~ 1e13)
 
@@ -66,15 +67,22 @@ def kernel(d: np.ndarray | float, alpha: float = 1.0, k: float = 100.0, attract:
     return kernel_and_derivatives(d, alpha, k, attract)[0]
 
 
+@njit(cache=True, error_model="numpy")
 def kernel_scalar(d: float, alpha: float, k: float, attract: bool) -> tuple[float, float]:
-    """``(f, f')`` for one float, without numpy overhead (the solver's inner loop)."""
+    """``(f, f')`` for one float, without numpy overhead: compiled (numba), so the Python loop and
+    the compiled loop (:mod:`unihm_core.refine.compiled`) share this one implementation."""
     if d >= 0.0:
         if attract:
             return 0.5 * alpha * d * d, alpha * d
         return 0.0, 0.0
     u = -k * d
-    if u <= EXP_CAP:
-        e = math.exp(u)
-        return alpha / (k * k) * max(math.expm1(u) - u, 0.0), alpha / k * (1.0 - e)
-    f, f1, _ = kernel_and_derivatives(d, alpha, k, attract)
-    return float(f), float(f1)
+    uc = min(u, EXP_CAP)
+    e = math.exp(uc)
+    f = alpha / (k * k) * max(math.expm1(uc) - uc, 0.0)
+    f1 = alpha / k * (1.0 - e)
+    if u > EXP_CAP:  # Taylor continuation beyond the cap (see the module docstring)
+        f2 = alpha * e
+        h = (uc - u) / k
+        f = f + f1 * h + 0.5 * f2 * h * h
+        f1 = f1 + f2 * h
+    return f, f1

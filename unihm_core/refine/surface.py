@@ -93,7 +93,6 @@ class ObjectSurface:
             return cls(p, mesh_normals_at(mesh, p), "mesh")
         return cls(p, estimate_normals(p, knn=knn, orient=orient), "estimated")
 
-
     def nearest(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest points and their normals for queries ``x`` ``(F, 3)`` (object frame)."""
         _, idx = self.query(x)
