@@ -55,7 +55,13 @@ def test_kdtree_nearest_equals_scipy(cloud):
     np.testing.assert_allclose(np.linalg.norm(P[i] - X, axis=1), d, rtol=0, atol=1e-12)
     if cloud in ("gaussian", "large", "flat"):
         assert np.array_equal(i, i_ref)
-    assert sorted(tree.index.tolist()) == list(range(len(P))) and np.array_equal(tree.points, P[tree.index])
+    assert sorted(tree.index.tolist()) == list(range(len(P))) and np.array_equal(tree.points.T, P[tree.index])
+    # every node's box is the bounding box of exactly its points (the search prunes with it)
+    for (left, right, s, e), box in zip(tree.nodes, tree.box):
+        pts = tree.points[:, s:e].T
+        assert np.array_equal(box[:3], pts.min(0)) and np.array_equal(box[3:], pts.max(0))
+        if left >= 0:  # an inner node's children split its points in two
+            assert tree.nodes[left, 2] == s and tree.nodes[left, 3] == tree.nodes[right, 2] and tree.nodes[right, 3] == e
 
 
 def test_kdtree_guess_does_not_change_the_answer():
@@ -66,7 +72,7 @@ def test_kdtree_guess_does_not_change_the_answer():
     tree = cc.build_kdtree(P)
     X = rng.normal(size=(300, 3))
     _, i_ref = cKDTree(P).query(X)
-    sn, sb = np.empty(cc.STACK, np.int64), np.empty((cc.STACK, 4))
+    sn, sb = np.empty(cc.STACK, np.int64), np.empty(cc.STACK)
     leaf = np.argsort(tree.index)  # caller's order -> leaf order
     for x, ir in zip(X, i_ref):
         for guess in (-1, int(rng.integers(len(P))), int(leaf[ir])):
@@ -232,7 +238,7 @@ def test_kdtree_ties_and_non_finite_queries():
     iteration history); non-finite queries are refused like scipy refuses them."""
     P = np.array([[1.0, 0, 0], [0, 1.0, 0], [1.0, 0, 0], [0, 0, 1.0]] * 20)  # many exact duplicates
     tree = cc.build_kdtree(P)
-    sn, sb = np.empty(cc.STACK, np.int64), np.empty((cc.STACK, 4))
+    sn, sb = np.empty(cc.STACK, np.int64), np.empty(cc.STACK)
     leaf = np.argsort(tree.index)
     for guess in [-1, *leaf[[2, 4, 6, 40, 78]]]:
         j, _ = cc._kd_nearest(tree, 2.0, 0.0, 0.0, sn, sb, int(guess))
