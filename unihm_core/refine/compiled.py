@@ -68,6 +68,25 @@ STACK = 256  # k-d tree search stack: at most one pending far child per level, p
 STATUS_NAMES = ("converged", "stalled", "hit_cap")  # codes 0, 1, 2 of refine_frames
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def rigid_errors(P):
+    """For 4x4 transforms ``P`` ``(T, 4, 4)``: ``(T, 3)`` rows ``[max |R^T R - I|, det R,
+    max |last row - (0, 0, 0, 1)|]`` (one pass; input validation of the refinement)."""
+    out = np.empty((P.shape[0], 3))
+    for t in range(P.shape[0]):
+        err = 0.0
+        for a in range(3):
+            for b in range(3):
+                s = P[t, 0, a] * P[t, 0, b] + P[t, 1, a] * P[t, 1, b] + P[t, 2, a] * P[t, 2, b]
+                err = max(err, abs(s - (1.0 if a == b else 0.0)))
+        out[t, 0] = err
+        out[t, 1] = (P[t, 0, 0] * (P[t, 1, 1] * P[t, 2, 2] - P[t, 1, 2] * P[t, 2, 1])
+                     - P[t, 0, 1] * (P[t, 1, 0] * P[t, 2, 2] - P[t, 1, 2] * P[t, 2, 0])
+                     + P[t, 0, 2] * (P[t, 1, 0] * P[t, 2, 1] - P[t, 1, 1] * P[t, 2, 0]))
+        out[t, 2] = max(abs(P[t, 3, 0]), abs(P[t, 3, 1]), abs(P[t, 3, 2]), abs(P[t, 3, 3] - 1.0))
+    return out
+
+
 # ----------------------------------------------------------------------------- kinematic tree
 class Chain(NamedTuple):
     """A hand's kinematic tree as flat arrays (``nj`` joints incl. pinocchio's universe at 0,
@@ -154,7 +173,7 @@ def chain_for(hand) -> Chain:
     return ch
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _forward(q, ch, Rw, pw):
     """World rotation ``Rw[j]`` and origin ``pw[j]`` of every joint frame (pinocchio's oMi).
 
@@ -195,7 +214,7 @@ def _forward(q, ch, Rw, pw):
                 Rw[j, r, 2] = c0 * k02 + c1 * k12 + c2 * k22
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _tips(q, ch, Rw, pw, S, J):
     """Fingertip positions ``S`` (F, 3) and world Jacobians ``J`` (F, 3, D) at ``q`` (D,)."""
     _forward(q, ch, Rw, pw)
@@ -206,10 +225,10 @@ def _tips(q, ch, Rw, pw, S, J):
         jf = tip_joint[f]
         for r in range(3):
             S[f, r] = Rw[jf, r, 0] * tip_p[f, 0] + Rw[jf, r, 1] * tip_p[f, 1] + Rw[jf, r, 2] * tip_p[f, 2] + pw[jf, r]
-        for k in range(support.shape[1]):
+        k, n_sup = 0, support.shape[1]
+        while k < n_sup and support[f, k] >= 0:  # (a loop without `break` keeps reference counting out)
             j = support[f, k]
-            if j < 0:
-                break
+            k += 1
             x, y, z = axis[j, 0], axis[j, 1], axis[j, 2]
             a0 = Rw[j, 0, 0] * x + Rw[j, 0, 1] * y + Rw[j, 0, 2] * z  # world axis
             a1 = Rw[j, 1, 0] * x + Rw[j, 1, 1] * y + Rw[j, 1, 2] * z
@@ -349,7 +368,7 @@ def build_kdtree(points: np.ndarray) -> KDTree:
     return KDTree(*_kd_build(_plain(points), LEAF_SIZE))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _box_dist(box, n, x0, x1, x2):
     """Squared distance from ``(x0, x1, x2)`` to the bounding box of node ``n`` (0 inside)."""
     a = max(box[n, 0] - x0, 0.0, x0 - box[n, 3])
@@ -358,7 +377,7 @@ def _box_dist(box, n, x0, x1, x2):
     return a * a + b * b + c * c
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
     """Leaf-order index and squared distance of the point nearest to ``(x0, x1, x2)``.
 
@@ -375,10 +394,10 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
     A leaf is scanned first only to count the points that can win (unsigned indices, so there is
     no negative-index wraparound and the loop compiles to vector instructions), and a second
     time, only when there are any, for the index."""
-    X, Y, Z = tree.points[0], tree.points[1], tree.points[2]
+    P = tree.points  # (3, N); no row views (a view is a new reference numba must count)
     nodes, box, index = tree.nodes, tree.box, tree.index
     best_i = guess if guess >= 0 else 0  # a real point from the start
-    g0, g1, g2 = X[best_i] - x0, Y[best_i] - x1, Z[best_i] - x2
+    g0, g1, g2 = P[0, best_i] - x0, P[1, best_i] - x1, P[2, best_i] - x2
     best = g0 * g0 + g1 * g1 + g2 * g2
     top = 1
     stack_node[0], stack_bound[0] = 0, _box_dist(box, 0, x0, x1, x2)
@@ -393,12 +412,12 @@ def _kd_nearest(tree, x0, x1, x2, stack_node, stack_bound, guess):
             n_le = 0
             for k in range(n):
                 i = s + k
-                d0, d1, d2 = X[i] - x0, Y[i] - x1, Z[i] - x2
+                d0, d1, d2 = P[0, i] - x0, P[1, i] - x1, P[2, i] - x2
                 n_le += d0 * d0 + d1 * d1 + d2 * d2 <= best
             if n_le > 0:
                 for k in range(n):
                     i = s + k
-                    d0, d1, d2 = X[i] - x0, Y[i] - x1, Z[i] - x2
+                    d0, d1, d2 = P[0, i] - x0, P[1, i] - x1, P[2, i] - x2
                     dd = d0 * d0 + d1 * d1 + d2 * d2
                     if dd < best or (dd == best and index[i] < index[best_i]):
                         best, best_i = dd, np.int64(i)
@@ -437,6 +456,19 @@ def kdtree_query(tree: KDTree, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d.reshape(x.shape[:-1]), i.reshape(x.shape[:-1])
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def tangent_planes(points, normals, order):
+    """``(len(order), 4)``: the tangent plane ``[n_j, n_j . p_j]`` of point ``j = order[i]`` in row
+    ``i`` (so that the point-to-plane distance of Eq. 11 is ``plane[:3] . x - plane[3]``)."""
+    out = np.empty((len(order), 4))
+    for i in range(len(order)):
+        j = order[i]
+        n0, n1, n2 = normals[j, 0], normals[j, 1], normals[j, 2]
+        out[i, 0], out[i, 1], out[i, 2] = n0, n1, n2
+        out[i, 3] = n0 * points[j, 0] + n1 * points[j, 1] + n2 * points[j, 2]
+    return out
+
+
 # ----------------------------------------------------------------------------- contact (Eq. 11-13, B19)
 class ContactParams(NamedTuple):
     lambda_c: float
@@ -446,7 +478,7 @@ class ContactParams(NamedTuple):
     kernel_model: bool  # False: the Euclidean comparison of Fig. B2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb, guess):
     """Contact terms of one frame at fingertips ``S`` (world) with Jacobians ``Js``, object pose
     ``(Ro, to)``; fills ``d, r, Jr, en`` and the nearest neighbours ``idx`` (leaf order, like
@@ -501,25 +533,58 @@ def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb
 
 # ----------------------------------------------------------------------------- linear algebra
 @njit(cache=True, error_model="numpy")
+def _lu_solve(H, g, n, A, x):
+    """Solve ``H[:n, :n] x = g[:n]`` by LU with partial pivoting (``A`` scratch), in plain loops like
+    :func:`_spd_solve`: a singular matrix gives inf/nan instead of raising, and a function here that
+    cannot raise keeps numba's reference counting out of its callers' loops."""
+    for i in range(n):
+        x[i] = g[i]
+        for j in range(n):
+            A[i, j] = H[i, j]
+    for k in range(n):
+        p = k
+        for i in range(k + 1, n):
+            if abs(A[i, k]) > abs(A[p, k]):
+                p = i
+        if p != k:
+            for j in range(n):
+                A[k, j], A[p, j] = A[p, j], A[k, j]
+            x[k], x[p] = x[p], x[k]
+        for i in range(k + 1, n):
+            f = A[i, k] / A[k, k]
+            for j in range(k + 1, n):
+                A[i, j] -= f * A[k, j]
+            x[i] -= f * x[k]
+    for i in range(n - 1, -1, -1):
+        s = x[i]
+        for j in range(i + 1, n):
+            s -= A[i, j] * x[j]
+        x[i] = s / A[i, i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _spd_solve(H, g, n, L, x):
-    """Solve ``H[:n, :n] x = g[:n]`` by Cholesky (``L`` scratch); LU when ``H`` is not positive
-    definite to working precision. Plain loops: for the hands here (n <= 30, measured) this beats
-    a LAPACK call, whose overhead (and numba's copies around it) exceeds the ~n^3/6
-    multiply-adds."""
-    for j in range(n):
+    """Solve ``H[:n, :n] x = g[:n]`` by Cholesky (``L`` scratch); returns False, with ``x`` not
+    solved, when ``H`` is not positive definite to working precision (the caller then uses
+    :func:`_lu_solve`). Plain loops: for the hands here (n <= 30, measured) this beats a LAPACK
+    call, whose overhead (and numba's copies around it) exceeds the ~n^3/6 multiply-adds. No
+    branch around the substitutions: straight-line code lets numba drop the reference counts of
+    the arrays passed in (they would otherwise cost two atomic operations each, per call)."""
+    pd = True
+    j = 0
+    while pd and j < n:
         s = H[j, j]
         for k in range(j):
             s -= L[j, k] * L[j, k]
-        if not s > 0.0:
-            x[:n] = np.linalg.solve(H[:n, :n], g[:n])
-            return
-        ljj = math.sqrt(s)
+        pd = s > 0.0
+        ljj = math.sqrt(max(s, 0.0))
         L[j, j] = ljj
         for i in range(j + 1, n):
             s = H[i, j]
             for k in range(j):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / ljj
+        j += 1
     for i in range(n):  # L y = g
         s = g[i]
         for k in range(i):
@@ -530,9 +595,10 @@ def _spd_solve(H, g, n, L, x):
         x[i] = xi
         for k in range(i):
             x[k] -= L[i, k] * xi
+    return pd
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _quad(e, W, diagonal):
     """``0.5 e^T W e``."""
     D = len(e)
@@ -622,8 +688,9 @@ class Work(NamedTuple):
     sb: np.ndarray  # (STACK,) the lower bounds of its nodes
 
 
-def new_work(nj: int, F: int, D: int) -> Work:
-    """Scratch for one trajectory of a hand with `nj` joints, `F` fingertips, `D` DoF."""
+@njit(cache=True, error_model="numpy")
+def new_work(nj, F, D):
+    """Scratch (:class:`Work`) for one trajectory of a hand with `nj` joints, `F` fingertips, `D` DoF."""
     e = np.empty
     return Work(e((nj, 3, 3)), e((nj, 3)), e((F, 3)), e((F, 3, D)),
                 e(F), e(F), e((F, D)), e(F), e(F, np.int64), e(F), e(F), e((F, D)), e(F), e(F, np.int64),
@@ -631,7 +698,7 @@ def new_work(nj: int, F: int, D: int) -> Work:
                 e(D), e(D), e(STACK, np.int64), e(STACK))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _prior(q, m, Hp, e, hpe, diagonal):
     """``0.5 (q - m)^T Hp (q - m)`` with ``e = q - m`` and ``hpe = Hp e`` (W~, Eq. 18) filled in;
     ``diagonal``: Hp is diagonal (the default weights), O(D) instead of O(D^2)."""
@@ -653,7 +720,7 @@ def _prior(q, m, Hp, e, hpe, diagonal):
     return 0.5 * out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _on_bound(q, mid, half):
     for i in range(len(q)):
         if abs(q[i] - mid[i]) >= half[i]:
@@ -680,7 +747,12 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
     on_bound = _on_bound(q, mid, half)
     lam = lm.lambda0
     n_it = 0
-    while n_it < lm.max_iters:
+    status = -1  # running; the loop has a single exit (a `return` or `break` inside it would keep
+    # numba's reference counts on every array of this function)
+    while status < 0:
+        if n_it == lm.max_iters:
+            status = 2
+            continue
         n_it += 1
         row = row0 + n_it - 1
         # LM normal equations (Eq. 17): (J^T J + Hp + lambda I) (-dq) = g = J^T r + W~, upper
@@ -709,12 +781,14 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
                 gs[a] = g[free[a]]
                 for b in range(n):
                     Hs[a, b] = H[free[a], free[b]]
-            _spd_solve(Hs, gs, n, L, xs)
+            if not _spd_solve(Hs, gs, n, L, xs):
+                _lu_solve(Hs, gs, n, L, xs)
             neg_dq[:] = 0.0
             for a in range(n):
                 neg_dq[free[a]] = xs[a]
         else:
-            _spd_solve(H, g, D, L, neg_dq)
+            if not _spd_solve(H, g, D, L, neg_dq):
+                _lu_solve(H, g, D, L, neg_dq)
         step_max, sg = 0.0, 0.0
         for i in range(D):
             q_new[i] = min(max(q[i] - neg_dq[i], lo[i]), hi[i])  # projection onto the limits
@@ -742,7 +816,8 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
         if pred <= lm.energy_rtol * E + lm.energy_atol or step_max < lm.step_tol:
             if trace_on:
                 trace[row, 0], trace[row, 1], trace[row, 2], trace[row, 3], trace[row, 4] = E, np.nan, 0.0, lam, k_start
-            return E, E_c, 0, n_it
+            status = 0
+            continue
         # E_t at the candidate with fresh nearest neighbours (the next linearisation if accepted)
         _tips(q_new, ch, Rw, pw, S, Js)
         E_cn = _contact(S, Js, Ro, to, att, tree, planes, cp, n_d, n_r, n_J, n_en, n_idx,
@@ -763,33 +838,39 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
             on_bound = _on_bound(q, mid, half)
             lam *= lm.lambda_down
             if dec <= lm.energy_rtol * E + lm.energy_atol:
-                return E, E_c, 0, n_it
+                status = 0
         else:  # reject, damp more
             lam = max(lam * lm.lambda_up, lm.lambda_floor)
             if lam > lm.lambda_max:
-                return E, E_c, 1, n_it
-    return E, E_c, 2, n_it
+                status = 1
+    return E, E_c, status, n_it
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, cp, lm, restart, Hp, m_gen, M1, Ma,
-                  Wg, Wv, Wa, lo, hi, S0, J0, w, trace_on, q_opt, status, iters, e_contact, e_init, dist, dist0,
-                  trace):
+                  Wg, Wv, Wa, lo, hi, S0, J0, trace_on):
     """The frame loop of Algorithm 1 (see :mod:`unihm_core.refine.solver`; same rules, same order).
 
     Inputs as the reference loop prepares them: ``q_init = clip(q_gen)``, ``S0, J0`` its
     fingertip kinematics, ``mask`` the contact schedule, ``Hp`` the priors' Hessian, ``m_gen,
     M1, Ma`` the priors' minimiser ``m_t = m_gen[t] + M1 q_{t-1} - Ma q_{t-2}``, ``restart``
-    (``RefineConfig.restart_from_previous``), ``w`` scratch (:class:`Work`). Fills ``q_opt,
-    status, iters, e_contact, e_init, dist, dist0`` and, when ``trace_on``, ``trace`` ``(T,
-    2 max_iters, 5)`` rows ``[E, E_candidate, accepted, lambda, start]`` (unused rows stay NaN).
-    Returns the total contact energy of each frame's final iterate ``(T,)``.
+    (``RefineConfig.restart_from_previous``).
+
+    Returns ``(q_opt (T, D), status (T,) codes of STATUS_NAMES, iters (T,), e_contact (T, F),
+    e_contact_total (T,), e_prior (T, 3) [E_gen, E_vel, E_acc], e_init (T,), dist (T, F),
+    dist0 (T, F), trace)``, all of each frame's final iterate except ``e_init`` and ``dist0``
+    (its first iterate); ``trace`` is ``(T, 2 max_iters, 5)`` rows ``[E, E_candidate, accepted,
+    lambda, start]`` when ``trace_on`` (unused rows NaN), else ``(T, 1, 5)`` NaN.
     """
     T, D = q_gen.shape
-    e_ctot = np.empty(T)
+    F = mask.shape[1]
+    w = new_work(len(ch.parent), F, D)
+    q_opt, status, iters = np.empty((T, D)), np.empty(T, np.int64), np.zeros(T, np.int64)
+    e_contact, e_ctot, e_prior, e_init = np.empty((T, F)), np.empty(T), np.empty((T, 3)), np.empty(T)
+    dist, dist0 = np.empty((T, F)), np.empty((T, F))
+    trace = np.full((T, 2 * lm.max_iters if trace_on else 1, 5), np.nan)
     lo_act, hi_act = lo + 1e-12, hi - 1e-12
     mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo) - 1e-12
-    F = e_contact.shape[1]
     q_best, d_best, en_best = np.empty(D), np.empty(F), np.empty(F)
     idx_prev = np.full(F, -1, np.int64)  # nearest neighbours of the previous frame's result: search guesses
     idx_best = np.empty(F, np.int64)
@@ -828,7 +909,18 @@ def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, cp, lm, restart,
         e_contact[t] = en_best
         e_ctot[t] = E_c
         dist[t] = d_best
-    return e_ctot
+        # the three priors of the final iterate (Eq. 14, 15), each on its own
+        e = w.e
+        for a in range(D):
+            e[a] = q_best[a] - qg[a]
+        e_prior[t, 0] = _quad(e, Wg, lm.hp_diagonal)
+        for a in range(D):
+            e[a] = q_best[a] - q1[a]
+        e_prior[t, 1] = _quad(e, Wv, lm.hp_diagonal)
+        for a in range(D):
+            e[a] = q_best[a] - 2.0 * q1[a] + q2[a]
+        e_prior[t, 2] = _quad(e, Wa, lm.hp_diagonal)
+    return q_opt, status, iters, e_contact, e_ctot, e_prior, e_init, dist, dist0, trace
 
 
 def warm_up() -> None:

@@ -67,7 +67,7 @@ def kernel(d: np.ndarray | float, alpha: float = 1.0, k: float = 100.0, attract:
     return kernel_and_derivatives(d, alpha, k, attract)[0]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def kernel_scalar(d: float, alpha: float, k: float, attract: bool) -> tuple[float, float]:
     """``(f, f')`` for one float, without numpy overhead: compiled (numba), so the Python loop and
     the compiled loop (:mod:`unihm_core.refine.compiled`) share this one implementation."""

@@ -57,8 +57,9 @@ section of docs/RESULTS.md (``bench/bench_refine.py``).
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 from scipy.linalg import lapack
@@ -146,23 +147,25 @@ def _finite(name: str, a: np.ndarray) -> None:
 
 
 def _check_inputs(hand, q_gen, object_poses) -> tuple[np.ndarray, np.ndarray]:
-    q = np.array(q_gen, dtype=float)
+    q = np.array(q_gen, dtype=float, order="C")  # a copy, C-ordered like every array the compiled loop takes
     if q.ndim != 2 or q.shape[1] != hand.dof or len(q) == 0:
         raise InputError(f"q_gen: expected shape (T, {hand.dof}) for hand {hand.name!r} "
                          f"({', '.join(hand.joint_names[:3])}, ...), got {q.shape}.")
     _finite("q_gen", q)
-    P = np.array(object_poses, dtype=float)
+    P = np.array(object_poses, dtype=float, order="C")
     if P.shape != (len(q), 4, 4):
         raise InputError(f"object_poses: expected shape ({len(q)}, 4, 4) (one object-to-world pose per "
                          f"frame of q_gen), got {P.shape}.")
     _finite("object_poses", P)
-    R = P[:, :3, :3]
-    err = np.abs(np.einsum("tji,tjk->tik", R, R) - np.eye(3)).max(axis=(1, 2))
-    if np.any(err > 1e-5) or np.any(np.linalg.det(R) < 0):
-        t = int(np.argmax(err))
+    from unihm_core.refine.compiled import rigid_errors  # noqa: PLC0415 (one compiled pass over the poses)
+
+    err = rigid_errors(P)  # (T, 3): max |R^T R - I|, det R, max |last row - (0, 0, 0, 1)|
+    bad = (err[:, 0] > 1e-5) | (err[:, 1] < 0.0)
+    if bad.any():
+        t = int(np.argmax(bad))
         raise InputError(f"object_poses[{t}]: rotation block is not a proper rotation "
-                         f"(|R^T R - I| = {err[t]:.2e}); pass rigid 4x4 transforms.")
-    if np.abs(P[:, 3] - np.array([0.0, 0.0, 0.0, 1.0])).max() > 1e-9:
+                         f"(|R^T R - I| = {err[t, 0]:.2e}, det = {err[t, 1]:.3f}); pass rigid 4x4 transforms.")
+    if err[:, 2].max() > 1e-9:
         raise InputError("object_poses: last row of every pose must be [0, 0, 0, 1].")
     return q, P
 
@@ -275,15 +278,12 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
     # with the constant Hessian Hp = W_gen + W_vel + W_acc (built once) and the minimiser
     # m = Hp^-1 (W_gen q_gen + W_vel q1 + W_acc (2 q1 - q2)) = m_gen + M1 q1 - Ma q2; the gradient
     # Hp (q - m) is W~ of Eq. 18.
-    Hp = W.hessian
-    Hp_inv = np.linalg.inv(Hp)
-    m_gen = q_gen @ (Hp_inv @ W.W_gen).T  # (T, D), every frame at once
-    Ma = Hp_inv @ W.W_acc
-    M1 = Hp_inv @ W.W_vel + 2.0 * Ma
-    lam_floor = 1e-6 * float(np.mean(np.diag(Hp)))
+    pq = _prior_quadratic(W)
+    Hp, M1, Ma, lam_floor = pq.Hp, pq.M1, pq.Ma, pq.lam_floor
+    m_gen = q_gen @ pq.G.T  # (T, D), every frame at once
     if compiled:
-        return _refine_compiled(cc, chain, hand, cfg, W, q_gen, q_init, poses, surface, sched, S0, J0,
-                                Hp, m_gen, M1, Ma, lam_floor, trace, t_start, t_setup)
+        return _refine_compiled(cc, chain, hand, cfg, W, pq, q_gen, q_init, poses, surface, sched, S0, J0,
+                                m_gen, trace, t_start, t_setup)
     contact_energy = ContactEnergy(surface, cfg)  # Eq. 11-13, B19
     lo_act, hi_act = lo + 1e-12, hi - 1e-12
     mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo) - 1e-12
@@ -403,33 +403,59 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
                         traces)
 
 
-def _refine_compiled(cc, chain, hand, cfg: RefineConfig, W: PriorWeights, q_gen, q_init, poses, surface, sched,
-                     S0, J0, Hp, m_gen, M1, Ma, lam_floor, trace, t_start, t_setup) -> RefineResult:
+class _PriorQuadratic(NamedTuple):
+    """The priors of a frame as one quadratic in q_t (see :func:`refine`): the Hessian ``Hp``, the
+    maps ``G, M1, Ma`` of the minimiser ``m_t = G q_t^gen + M1 q_{t-1} - Ma q_{t-2}``, the damping
+    floor, whether the weights are diagonal, and the weights themselves, all as private writable
+    C-contiguous copies (the one array type the compiled loop is compiled for)."""
+
+    Hp: np.ndarray
+    G: np.ndarray
+    M1: np.ndarray
+    Ma: np.ndarray
+    lam_floor: float
+    diagonal: bool
+    W_gen: np.ndarray
+    W_vel: np.ndarray
+    W_acc: np.ndarray
+
+
+_QUADRATICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _prior_quadratic(W: PriorWeights) -> _PriorQuadratic:
+    """:class:`_PriorQuadratic` of ``W``, computed once per weights object (the default weights are
+    shared between calls, see :func:`prior_weights`)."""
+    pq = _QUADRATICS.get(W)
+    if pq is None:
+        Hp = np.ascontiguousarray(W.hessian)
+        Hp_inv = np.linalg.inv(Hp)
+        Ma = Hp_inv @ W.W_acc
+        M1 = Hp_inv @ W.W_vel + 2.0 * Ma
+        diagonal = all(np.count_nonzero(M - np.diag(np.diag(M))) == 0 for M in (W.W_gen, W.W_vel, W.W_acc))
+        pq = _QUADRATICS[W] = _PriorQuadratic(Hp, Hp_inv @ W.W_gen, M1, Ma, 1e-6 * float(np.mean(np.diag(Hp))),
+                                              diagonal, *(np.array(M, order="C") for M in (W.W_gen, W.W_vel,
+                                                                                         W.W_acc)))
+    return pq
+
+
+def _refine_compiled(cc, chain, hand, cfg: RefineConfig, W: PriorWeights, pq: _PriorQuadratic, q_gen, q_init, poses,
+                     surface, sched, S0, J0, m_gen, trace, t_start, t_setup) -> RefineResult:
     """The frame loop of :func:`refine` run by :func:`unihm_core.refine.compiled.refine_frames`."""
-    T, D = q_gen.shape
-    F = S0.shape[1]
+    T = len(q_gen)
     cp = cc.ContactParams(cfg.lambda_c, cfg.alpha, cfg.k, cfg.eps**2, cfg.contact_model == "kernel")
-    lm = cc.LMParams(cfg.lambda0, cfg.lambda_up, cfg.lambda_down, cfg.lambda_max, lam_floor, cfg.step_tol,
-                     cfg.energy_rtol, cfg.energy_atol, cfg.max_iters,
-                     all(np.count_nonzero(M - np.diag(np.diag(M))) == 0 for M in (W.W_gen, W.W_vel, W.W_acc)))
-    q_opt, status = np.empty((T, D)), np.empty(T, np.int64)
-    iters = np.zeros(T, np.int64)
-    e_contact, e_init = np.empty((T, F)), np.empty(T)
-    dist, dist0 = np.empty((T, F)), np.empty((T, F))
-    tr = np.full((T, 2 * cfg.max_iters, 5) if trace else (T, 1, 5), np.nan)
-    work = cc.new_work(len(chain.parent), F, D)
+    lm = cc.LMParams(cfg.lambda0, cfg.lambda_up, cfg.lambda_down, cfg.lambda_max, pq.lam_floor, cfg.step_tol,
+                     cfg.energy_rtol, cfg.energy_atol, cfg.max_iters, pq.diagonal)
     plain = cc._plain  # C-contiguous writable float arrays: the one compiled specialisation
     t_loop = time.perf_counter()
-    e_ctot = cc.refine_frames(
-        q_gen=plain(q_gen), q_init=plain(q_init), poses=plain(poses), mask=plain(sched.mask, bool), ch=chain,
-        tree=surface.kdtree, planes=surface.leaf_planes, cp=cp, lm=lm, restart=bool(cfg.restart_from_previous),
-        Hp=plain(Hp), m_gen=plain(m_gen), M1=plain(M1), Ma=plain(Ma), Wg=plain(W.W_gen), Wv=plain(W.W_vel),
-        Wa=plain(W.W_acc), lo=plain(hand.lower), hi=plain(hand.upper), S0=S0, J0=J0, w=work, trace_on=bool(trace),
-        q_opt=q_opt, status=status, iters=iters, e_contact=e_contact, e_init=e_init, dist=dist, dist0=dist0,
-        trace=tr)
+    q_opt, status, iters, e_contact, e_ctot, e_prior, e_init, dist, dist0, tr = cc.refine_frames(
+        q_gen=q_gen, q_init=q_init, poses=poses, mask=plain(sched.mask, bool), ch=chain, tree=surface.kdtree,
+        planes=surface.leaf_planes, cp=cp, lm=lm, restart=bool(cfg.restart_from_previous), Hp=pq.Hp, m_gen=m_gen,
+        M1=pq.M1, Ma=pq.Ma, Wg=pq.W_gen, Wv=pq.W_vel, Wa=pq.W_acc, lo=plain(hand.lower), hi=plain(hand.upper),
+        S0=S0, J0=J0, trace_on=bool(trace))
     loop_s = time.perf_counter() - t_loop
     traces = [tr[t, :iters[t]].copy() for t in range(T)] if trace else None  # one row per linear solve
-    e_gen, e_vel, e_acc = trajectory_prior_energies(q_opt, q_gen, W)
+    e_gen, e_vel, e_acc = e_prior.T
     energies = {"contact": e_contact, "contact_total": e_ctot, "gen": e_gen, "vel": e_vel,
                 "acc": e_acc, "total": e_ctot + e_gen + e_vel + e_acc, "initial_total": e_init}
     # per-frame wall times are not observable inside the compiled loop: the loop's time is spread
@@ -438,5 +464,4 @@ def _refine_compiled(cc, chain, hand, cfg: RefineConfig, W: PriorWeights, q_gen,
     timings = {"total_s": time.perf_counter() - t_start, "setup_s": t_setup, "frames_s": frames_s,
                "backend": "compiled"}
     return RefineResult(q_opt, q_gen, tuple(hand.joint_names), tuple(hand.fingertip_links), energies, dist,
-                        dist0, sched, np.array(cc.STATUS_NAMES)[status].astype("<U9"), iters, timings,
-                        surface.normals_source, cfg, traces)
+                        dist0, sched, np.asarray(cc.STATUS_NAMES, "<U9")[status], iters, timings, surface.normals_source, cfg, traces)

@@ -6,7 +6,7 @@ use, and reused for every nearest-neighbour query of a trajectory (Algorithm 1, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -24,7 +24,8 @@ class ObjectSurface:
         normals_source: ``"given"``, ``"mesh"`` or ``"estimated"``.
         planes: ``(N, 4)`` the tangent plane of every point, ``[n_j, n_j . p_j]``, so that the
             point-to-plane distance of ``x`` to point ``j`` (Eq. 11) is
-            ``planes[j, :3] . x - planes[j, 3]`` (one gather per query).
+            ``planes[j, :3] . x - planes[j, 3]`` (one gather per query); computed on first use,
+            like the trees below.
         kdtree: the compiled k-d tree (:mod:`unihm_core.refine.compiled`) that the compiled
             refinement, the contact schedule and :meth:`query` use, built on first use (so the
             Python reference loop also compiles numba code once, for the schedule). Among
@@ -37,7 +38,6 @@ class ObjectSurface:
     points: np.ndarray
     normals: np.ndarray
     normals_source: str = "given"
-    planes: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         p = _points(self.points, "object points")
@@ -47,13 +47,17 @@ class ObjectSurface:
         norm = np.sqrt(np.einsum("ij,ij->i", n, n))
         if not np.isfinite(norm).all():
             raise InputError("object normals: contain NaN or inf; pass normals=None to estimate them.")
-        if (norm < 1e-9).any():
+        if norm.min() < 1e-9:
             raise InputError(f"object normals: {int(np.sum(norm < 1e-9))} normals have zero length; "
                              "pass normals=None to estimate them from the cloud.")
         object.__setattr__(self, "points", np.ascontiguousarray(p))
-        object.__setattr__(self, "normals", np.ascontiguousarray(n / norm[:, None]))
-        offsets = np.einsum("ij,ij->i", self.normals, self.points)
-        object.__setattr__(self, "planes", np.hstack([self.normals, offsets[:, None]]))
+        object.__setattr__(self, "normals", n / norm[:, None])
+
+    @cached_property
+    def planes(self) -> np.ndarray:
+        from unihm_core.refine.compiled import tangent_planes  # noqa: PLC0415
+
+        return tangent_planes(self.points, self.normals, np.arange(len(self.points)))
 
     @cached_property
     def kdtree(self):
@@ -64,7 +68,9 @@ class ObjectSurface:
     @cached_property
     def leaf_planes(self) -> np.ndarray:
         """``planes`` in the compiled k-d tree's leaf order (what the compiled loop reads)."""
-        return np.ascontiguousarray(self.planes[self.kdtree.index])
+        from unihm_core.refine.compiled import tangent_planes  # noqa: PLC0415
+
+        return tangent_planes(self.points, self.normals, self.kdtree.index)
 
     @cached_property
     def tree(self):
