@@ -63,10 +63,10 @@ class ContactSchedule:
 def pose_steps(object_poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Translation [m] and rotation angle [rad] between consecutive poses, each ``(T-1,)``."""
     P = np.asarray(object_poses, float)
-    dt = np.linalg.norm(P[1:, :3, 3] - P[:-1, :3, 3], axis=1)
-    rel = np.einsum("tji,tjk->tik", P[:-1, :3, :3], P[1:, :3, :3])  # R_t^T R_{t+1}
-    cos = np.clip((np.trace(rel, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
-    return dt, np.arccos(cos)
+    dp = P[1:, :3, 3] - P[:-1, :3, 3]
+    dt = np.sqrt(np.einsum("ti,ti->t", dp, dp))
+    tr = np.einsum("tij,tij->t", P[:-1, :3, :3], P[1:, :3, :3])  # trace(R_t^T R_{t+1}), elementwise
+    return dt, np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0))
 
 
 def moving_frames(object_poses: np.ndarray, trans_tol: float, rot_tol: float) -> np.ndarray:
@@ -83,13 +83,18 @@ def moving_frames(object_poses: np.ndarray, trans_tol: float, rot_tol: float) ->
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    idx = np.flatnonzero(flags)
-    if len(idx) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(idx) > 1)
-    starts = np.r_[idx[0], idx[breaks + 1]]
-    ends = np.r_[idx[breaks], idx[-1]]
-    return [(int(a), int(b)) for a, b in zip(starts, ends)]
+    """Maximal runs ``(first, last)`` of True in ``flags``."""
+    runs: list[tuple[int, int]] = []
+    start = -1
+    for t, f in enumerate(flags.tolist()):
+        if f and start < 0:
+            start = t
+        elif not f and start >= 0:
+            runs.append((start, t - 1))
+            start = -1
+    if start >= 0:
+        runs.append((start, len(flags) - 1))
+    return runs
 
 
 def contact_schedule(object_poses: np.ndarray, fingertips: np.ndarray, surface: ObjectSurface,
