@@ -60,8 +60,11 @@ def test_kdtree_nearest_equals_scipy(cloud):
     for (left, right, s, e), box in zip(tree.nodes, tree.box):
         pts = tree.points[:, s:e].T
         assert np.array_equal(box[:3], pts.min(0)) and np.array_equal(box[3:], pts.max(0))
-        if left >= 0:  # an inner node's children split its points in two
+        if left >= 0:  # an inner node's children split its points in two, neither under a quarter
             assert tree.nodes[left, 2] == s and tree.nodes[left, 3] == tree.nodes[right, 2] and tree.nodes[right, 3] == e
+            assert 4 * min(tree.nodes[right, 2] - s, e - tree.nodes[right, 2]) >= e - s
+        else:  # a leaf: at most LEAF_SIZE points, unless they are all the same point
+            assert e - s <= cc.LEAF_SIZE or np.ptp(pts, axis=0).max() == 0.0
 
 
 def test_kdtree_guess_does_not_change_the_answer():
