@@ -253,8 +253,9 @@ def part_costs(hand, sc) -> dict:
 
     @njit
     def chol(n, H, b, D, w):
+        free = np.arange(D)
         for _ in range(n):
-            cc._spd_solve(H, b, D, w.L, w.xs)
+            cc._spd_solve(H, b, free, D, w.L, w.xs)
 
     n = 2000
     for name, fn, args in (("c_fk_us", tips, (q, chain, w)),

@@ -267,21 +267,21 @@ def test_auto_falls_back_to_the_python_loop_for_unsupported_joints(monkeypatch):
 
 
 def test_linear_solves_cholesky_and_lu_fallback():
-    """The compiled Cholesky solve matches LAPACK on positive-definite systems (leading blocks too,
-    as the active set uses them) and reports an indefinite one, which the LU fallback (partial
-    pivoting) then solves like numpy."""
+    """The compiled Cholesky solve matches LAPACK on positive-definite systems, also on a subset of
+    the coordinates (the active set holds those on a limit), and reports an indefinite one, which
+    the LU fallback (partial pivoting) then solves like numpy."""
     rng = np.random.default_rng(3)
     for n in (1, 7, 30):
-        A = rng.normal(size=(n, n))
-        H = np.zeros((32, 32))
-        H[:n, :n] = A @ A.T + n * np.eye(n)
-        g = np.zeros(32)
-        g[:n] = rng.normal(size=n)
-        L, x = np.zeros((32, 32)), np.zeros(32)
-        assert cc._spd_solve(H, g, n, L, x)
-        np.testing.assert_allclose(x[:n], np.linalg.solve(H[:n, :n], g[:n]), rtol=1e-10, atol=1e-12)
-        H[:n, :n] = A + A.T  # symmetric, indefinite
-        H[0, 0] = -abs(H[0, 0]) - 1.0
-        assert not cc._spd_solve(H, g, n, L, x)
-        cc._lu_solve(H, g, n, L, x)
-        np.testing.assert_allclose(x[:n], np.linalg.solve(H[:n, :n], g[:n]), rtol=1e-8, atol=1e-10)
+        D = n + 3
+        A = rng.normal(size=(D, D))
+        free = np.sort(rng.permutation(D)[:n])  # the coordinates not held
+        sub = np.ix_(free, free)
+        g, L, x = rng.normal(size=D), np.zeros((D, D)), np.zeros(D)
+        H = A @ A.T + D * np.eye(D)
+        assert cc._spd_solve(H, g, free, n, L, x)
+        np.testing.assert_allclose(x[:n], np.linalg.solve(H[sub], g[free]), rtol=1e-10, atol=1e-12)
+        H = A + A.T  # symmetric, indefinite
+        H[free[0], free[0]] = -abs(H[free[0], free[0]]) - 1.0
+        assert not cc._spd_solve(H, g, free, n, L, x)
+        cc._lu_solve(H, g, free, n, L, x)
+        np.testing.assert_allclose(x[:n], np.linalg.solve(H[sub], g[free]), rtol=1e-8, atol=1e-10)

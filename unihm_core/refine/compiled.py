@@ -87,6 +87,26 @@ def rigid_errors(P):
     return out
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def moving_flags(P, trans_tol, rot_tol):
+    """``(T,)`` bool: the object moves into or out of frame t, i.e. its pose ``P`` ``(T, 4, 4)``
+    changes by more than ``trans_tol`` [m] or ``rot_tol`` [rad] between t-1 and t or between t
+    and t+1 (rule 1 of :mod:`unihm_core.refine.schedule`; the rotation angle of ``R_t^T R_{t+1}``
+    from its trace, ``sum_ij R_t[i, j] R_{t+1}[i, j]``)."""
+    T = P.shape[0]
+    moving = np.zeros(T, np.bool_)
+    for t in range(T - 1):
+        d0, d1, d2 = P[t + 1, 0, 3] - P[t, 0, 3], P[t + 1, 1, 3] - P[t, 1, 3], P[t + 1, 2, 3] - P[t, 2, 3]
+        tr = 0.0
+        for i in range(3):
+            for j in range(3):
+                tr += P[t, i, j] * P[t + 1, i, j]
+        angle = math.acos(min(max((tr - 1.0) / 2.0, -1.0), 1.0))
+        if math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) > trans_tol or angle > rot_tol:
+            moving[t] = moving[t + 1] = True
+    return moving
+
+
 # ----------------------------------------------------------------------------- kinematic tree
 class Chain(NamedTuple):
     """A hand's kinematic tree as flat arrays (``nj`` joints incl. pinocchio's universe at 0,
@@ -480,6 +500,20 @@ def _kd_query_many(tree, X):
     return dist, idx
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def nearest_planes(tree, planes, X):
+    """For finite queries ``X`` ``(n, 3)``: the distance to the nearest point and the signed distance
+    to its tangent plane (Eq. 11; ``planes`` in the tree's leaf order), each ``(n,)``."""
+    n = X.shape[0]
+    dist, d_plane = np.empty(n), np.empty(n)
+    sn, sb = np.empty(STACK, np.int64), np.empty(STACK)
+    for i in range(n):
+        j, dd = _kd_nearest(tree, X[i, 0], X[i, 1], X[i, 2], sn, sb, -1)
+        dist[i] = math.sqrt(dd)
+        d_plane[i] = planes[j, 0] * X[i, 0] + planes[j, 1] * X[i, 1] + planes[j, 2] * X[i, 2] - planes[j, 3]
+    return dist, d_plane
+
+
 def kdtree_query(tree: KDTree, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(distances, indices)`` of the nearest points to ``x`` ``(..., 3)``, like ``cKDTree.query``
     (which also rejects non-finite queries)."""
@@ -567,14 +601,13 @@ def _contact(S, Js, Ro, to, attract, tree, planes, cp, d, r, Jr, en, idx, sn, sb
 
 # ----------------------------------------------------------------------------- linear algebra
 @njit(cache=True, error_model="numpy")
-def _lu_solve(H, g, n, A, x):
-    """Solve ``H[:n, :n] x = g[:n]`` by LU with partial pivoting (``A`` scratch), in plain loops like
-    :func:`_spd_solve`: a singular matrix gives inf/nan instead of raising, and a function here that
-    cannot raise keeps numba's reference counting out of its callers' loops."""
+def _lu_solve(H, g, free, n, A, x):
+    """Solve the system of :func:`_spd_solve` by LU with partial pivoting (``A`` scratch), in plain
+    loops like it: a singular matrix gives inf/nan instead of raising."""
     for i in range(n):
-        x[i] = g[i]
+        x[i] = g[free[i]]
         for j in range(n):
-            A[i, j] = H[i, j]
+            A[i, j] = H[free[i], free[j]]
     for k in range(n):
         p = k
         for i in range(k + 1, n):
@@ -597,30 +630,31 @@ def _lu_solve(H, g, n, A, x):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _spd_solve(H, g, n, L, x):
-    """Solve ``H[:n, :n] x = g[:n]`` by Cholesky (``L`` scratch); returns False, with ``x`` not
-    solved, when ``H`` is not positive definite to working precision (the caller then uses
-    :func:`_lu_solve`). Plain loops: for the hands here (n <= 30, measured) this beats a LAPACK
-    call, whose overhead (and numba's copies around it) exceeds the ~n^3/6 multiply-adds. No
-    branch around the substitutions: straight-line code lets numba drop the reference counts of
-    the arrays passed in (they would otherwise cost two atomic operations each, per call)."""
+def _spd_solve(H, g, free, n, L, x):
+    """Solve ``H[f, f] x = g[f]`` for the rows and columns ``f = free[:n]`` (the coordinates not held
+    on a joint limit) by Cholesky (``L`` scratch); returns False, with ``x`` not solved, when that
+    block is not positive definite to working precision (the caller then uses :func:`_lu_solve`).
+    Plain loops: for the hands here (n <= 30, measured) this beats a LAPACK call, whose overhead
+    (and numba's copies around it) exceeds the ~n^3/6 multiply-adds; the index list costs only
+    O(n^2) reads."""
     pd = True
     j = 0
     while pd and j < n:
-        s = H[j, j]
+        fj = free[j]
+        s = H[fj, fj]
         for k in range(j):
             s -= L[j, k] * L[j, k]
         pd = s > 0.0
         ljj = math.sqrt(max(s, 0.0))
         L[j, j] = ljj
         for i in range(j + 1, n):
-            s = H[i, j]
+            s = H[free[i], fj]
             for k in range(j):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / ljj
         j += 1
     for i in range(n):  # L y = g
-        s = g[i]
+        s = g[free[i]]
         for k in range(i):
             s -= L[i, k] * x[k]
         x[i] = s / L[i, i]
@@ -705,10 +739,8 @@ class Work(NamedTuple):
     n_en: np.ndarray
     n_idx: np.ndarray
     H: np.ndarray  # (D, D) normal matrix
-    L: np.ndarray  # (D, D) its Cholesky factor
-    Hs: np.ndarray  # (D, D) free block
-    gs: np.ndarray  # (D,)
-    xs: np.ndarray  # (D,)
+    L: np.ndarray  # (D, D) Cholesky (or LU) factor of its free block
+    xs: np.ndarray  # (D,) solution for the free coordinates
     g: np.ndarray  # (D,) gradient of E_t
     neg_dq: np.ndarray
     q: np.ndarray  # (D,) iterate
@@ -728,7 +760,7 @@ def new_work(nj, F, D):
     e = np.empty
     return Work(e((nj, 3, 3)), e((nj, 3)), e((F, 3)), e((F, 3, D)),
                 e(F), e(F), e((F, D)), e(F), e(F, np.int64), e(F), e(F), e((F, D)), e(F), e(F, np.int64),
-                e((D, D)), e((D, D)), e((D, D)), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D, np.int64),
+                e((D, D)), e((D, D)), e(D), e(D), e(D), e(D), e(D), e(D), e(D), e(D, np.int64),
                 e(D), e(D), e(STACK, np.int64), e(STACK))
 
 
@@ -773,7 +805,7 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
     D, F = len(w.q), w.c_r.shape[0]
     # every scratch array bound to a local once (a namedtuple field read in a loop costs a reference count)
     q, H, g, c_J, c_r, step, hpe, free = w.q, w.H, w.g, w.c_J, w.c_r, w.step, w.hpe, w.free
-    gs, Hs, L, xs = w.gs, w.Hs, w.L, w.xs
+    L, xs = w.L, w.xs
     neg_dq, q_new, e, hpe_new, Rw, pw, S, Js = w.neg_dq, w.q_new, w.e, w.hpe_new, w.Rw, w.pw, w.S, w.Js
     c_d, c_en, c_idx, n_d, n_r, n_J, n_en, n_idx, sn, sb = (w.c_d, w.c_en, w.c_idx, w.n_d, w.n_r, w.n_J, w.n_en,
                                                             w.n_idx, w.sn, w.sb)
@@ -805,24 +837,20 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
             H[a, a] += lam
             for b in range(a + 1, D):
                 H[b, a] = H[a, b]
-        if on_bound:  # active set: on a limit with the descent direction -g pointing outside
-            n = 0
-            for i in range(D):
-                if not ((q[i] <= lo_act[i] and g[i] > 0.0) or (q[i] >= hi_act[i] and g[i] < 0.0)):
-                    free[n] = i
-                    n += 1
-            for a in range(n):
-                gs[a] = g[free[a]]
-                for b in range(n):
-                    Hs[a, b] = H[free[a], free[b]]
-            if not _spd_solve(Hs, gs, n, L, xs):
-                _lu_solve(Hs, gs, n, L, xs)
-            neg_dq[:] = 0.0
-            for a in range(n):
-                neg_dq[free[a]] = xs[a]
-        else:
-            if not _spd_solve(H, g, D, L, neg_dq):
-                _lu_solve(H, g, D, L, neg_dq)
+        # active set: coordinates on a limit whose descent direction -g points outside are held;
+        # the system is solved for the others, free[:n] (all of them when none is on a limit)
+        n = 0
+        for i in range(D):
+            if not (on_bound and ((q[i] <= lo_act[i] and g[i] > 0.0) or (q[i] >= hi_act[i] and g[i] < 0.0))):
+                free[n] = i
+                n += 1
+        ok = _spd_solve(H, g, free, n, L, xs)
+        if not ok:
+            _lu_solve(H, g, free, n, L, xs)
+        for i in range(D):
+            neg_dq[i] = 0.0
+        for a in range(n):
+            neg_dq[free[a]] = xs[a]
         step_max, sg = 0.0, 0.0
         for i in range(D):
             q_new[i] = min(max(q[i] - neg_dq[i], lo[i]), hi[i])  # projection onto the limits

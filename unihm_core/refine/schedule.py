@@ -60,26 +60,12 @@ class ContactSchedule:
     source: str = "motion"
 
 
-def pose_steps(object_poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Translation [m] and rotation angle [rad] between consecutive poses, each ``(T-1,)``."""
-    P = np.asarray(object_poses, float)
-    dp = P[1:, :3, 3] - P[:-1, :3, 3]
-    dt = np.sqrt(np.einsum("ti,ti->t", dp, dp))
-    tr = np.einsum("tij,tij->t", P[:-1, :3, :3], P[1:, :3, :3])  # trace(R_t^T R_{t+1}), elementwise
-    return dt, np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0))
-
-
 def moving_frames(object_poses: np.ndarray, trans_tol: float, rot_tol: float) -> np.ndarray:
-    """``(T,)`` bool: the object moves into or out of frame t (rule 1)."""
-    T = len(object_poses)
-    moving = np.zeros(T, bool)
-    if T < 2:
-        return moving
-    dt, dr = pose_steps(object_poses)
-    step = (dt > trans_tol) | (dr > rot_tol)
-    moving[1:] |= step
-    moving[:-1] |= step
-    return moving
+    """``(T,)`` bool: the object moves into or out of frame t (rule 1; one compiled pass,
+    :func:`unihm_core.refine.compiled.moving_flags`)."""
+    from unihm_core.refine.compiled import _plain, moving_flags  # noqa: PLC0415
+
+    return moving_flags(_plain(object_poses), float(trans_tol), float(rot_tol))
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -108,6 +94,8 @@ def contact_schedule(object_poses: np.ndarray, fingertips: np.ndarray, surface: 
         config: thresholds ``motion_trans_tol``, ``motion_rot_tol``, ``lead_in``,
             ``lead_out``, ``contact_radius``.
     """
+    from unihm_core.refine.compiled import _plain, nearest_planes  # noqa: PLC0415
+
     T, F = fingertips.shape[:2]
     moving = moving_frames(object_poses, config.motion_trans_tol, config.motion_rot_tol)
     runs = _runs(moving)
@@ -121,11 +109,10 @@ def contact_schedule(object_poses: np.ndarray, fingertips: np.ndarray, surface: 
     phases = []
     for a, b in merged:
         pose = object_poses[a]
-        x = (fingertips[a] - pose[:3, 3]) @ pose[:3, :3]
-        dist, idx = surface.query(x)
-        d_plane = np.einsum("ij,ij->i", surface.normals[idx], x - surface.points[idx])
+        x = (fingertips[a] - pose[:3, 3]) @ pose[:3, :3]  # object frame
+        dist, d_plane = nearest_planes(surface.kdtree, surface.leaf_planes, _plain(x))
         near = (dist <= config.contact_radius) | (d_plane < 0.0)
         start, end = max(0, a - config.lead_in), min(T - 1, b + config.lead_out)
         mask[start:end + 1, near] = True
-        phases.append(ContactPhase(a, b, start, end, tuple(int(i) for i in np.flatnonzero(near))))
+        phases.append(ContactPhase(a, b, start, end, tuple(np.flatnonzero(near).tolist())))
     return ContactSchedule(mask, moving, tuple(phases), "motion")
