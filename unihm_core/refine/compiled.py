@@ -525,6 +525,25 @@ def kdtree_query(tree: KDTree, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def unit_normals(n):
+    """``n`` ``(N, 3)`` scaled to unit rows, with the number of rows that are not finite and the
+    number shorter than 1e-9 (those rows are left as they are; the caller refuses them)."""
+    out = np.empty_like(n)
+    n_bad, n_zero = 0, 0
+    for i in range(n.shape[0]):
+        a, b, c = n[i, 0], n[i, 1], n[i, 2]
+        norm = math.sqrt(a * a + b * b + c * c)
+        if not math.isfinite(norm):
+            n_bad += 1
+            norm = 1.0
+        elif norm < 1e-9:
+            n_zero += 1
+            norm = 1.0
+        out[i, 0], out[i, 1], out[i, 2] = a / norm, b / norm, c / norm
+    return out, n_bad, n_zero
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def tangent_planes(points, normals, order):
     """``(len(order), 4)``: the tangent plane ``[n_j, n_j . p_j]`` of point ``j = order[i]`` in row
     ``i`` (so that the point-to-plane distance of Eq. 11 is ``plane[:3] . x - plane[3]``)."""

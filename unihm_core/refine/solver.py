@@ -160,9 +160,8 @@ def _check_inputs(hand, q_gen, object_poses) -> tuple[np.ndarray, np.ndarray]:
     from unihm_core.refine.compiled import rigid_errors  # noqa: PLC0415 (one compiled pass over the poses)
 
     err = rigid_errors(P)  # (T, 3): max |R^T R - I|, det R, max |last row - (0, 0, 0, 1)|
-    bad = (err[:, 0] > 1e-5) | (err[:, 1] < 0.0)
-    if bad.any():
-        t = int(np.argmax(bad))
+    if err[:, 0].max() > 1e-5 or err[:, 1].min() < 0.0:
+        t = int(np.argmax((err[:, 0] > 1e-5) | (err[:, 1] < 0.0)))
         raise InputError(f"object_poses[{t}]: rotation block is not a proper rotation "
                          f"(|R^T R - I| = {err[t, 0]:.2e}, det = {err[t, 1]:.3f}); pass rigid 4x4 transforms.")
     if err[:, 2].max() > 1e-9:

@@ -44,14 +44,16 @@ class ObjectSurface:
         n = np.asarray(self.normals, dtype=float)
         if n.shape != p.shape:
             raise InputError(f"object normals: expected shape {p.shape} (one per point), got {n.shape}.")
-        norm = np.sqrt(np.einsum("ij,ij->i", n, n))
-        if not np.isfinite(norm).all():
+        from unihm_core.refine.compiled import _plain, unit_normals  # noqa: PLC0415 (one compiled pass)
+
+        unit, n_bad, n_zero = unit_normals(_plain(n))
+        if n_bad:
             raise InputError("object normals: contain NaN or inf; pass normals=None to estimate them.")
-        if norm.min() < 1e-9:
-            raise InputError(f"object normals: {int(np.sum(norm < 1e-9))} normals have zero length; "
+        if n_zero:
+            raise InputError(f"object normals: {n_zero} normals have zero length; "
                              "pass normals=None to estimate them from the cloud.")
         object.__setattr__(self, "points", np.ascontiguousarray(p))
-        object.__setattr__(self, "normals", n / norm[:, None])
+        object.__setattr__(self, "normals", unit)
 
     @cached_property
     def planes(self) -> np.ndarray:
@@ -92,9 +94,9 @@ class ObjectSurface:
         Given normals win; else the mesh's face normals at the points; else open3d
         estimation oriented by ``orient`` (see :mod:`unihm_core.refine.normals`).
         """
+        if normals is not None:  # the points are checked once, in __post_init__
+            return cls(points, normals, "given")
         p = _points(points, "object points")
-        if normals is not None:
-            return cls(p, normals, "given")
         if mesh is not None:
             return cls(p, mesh_normals_at(mesh, p), "mesh")
         return cls(p, estimate_normals(p, knn=knn, orient=orient), "estimated")
