@@ -813,7 +813,7 @@ def _on_bound(q, mid, half):
     return False
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act, hi_act, mid, half,
         trace_on, trace, row0, k_start):
     """Lines 4-11 of Algorithm 1 from ``w.q`` with contact terms ``w.c_*`` (total ``E_c``).
