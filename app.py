@@ -23,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     get_renderer()  # compile shaders once, before the first request
     video_renderer()
-    warm_up_refinement()  # compile the refinement loop (first start on a machine: about 25 s, then cached on disk)
+    warm_up_refinement()  # compile the refinement loop (first start on a machine: about 50 s, then cached on disk)
     try:
         get_pipeline()  # load the models now rather than on the first click
     except UniHMError as exc:
