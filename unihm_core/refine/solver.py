@@ -46,7 +46,7 @@ basin often enough to end up to 10 % above a trust-region solver on the same per
 
 Two implementations of the same loop. :func:`refine` runs it compiled
 (:mod:`unihm_core.refine.compiled`, numba: the kinematic tree, a k-d tree and the Cholesky
-solve in plain loops, 7-13x faster on the benchmark scenes) unless a caller passes its own
+solve in plain loops, 8-20x faster on the benchmark scenes) unless a caller passes its own
 ``kinematics`` callable, which only the Python loop below can call. The Python loop is the readable
 reference (one kinematics call through pinocchio, one scipy ``cKDTree`` query and one LAPACK
 ``dposv`` per linear solve, about 12, 11 and 3 us of mostly call overhead); tests check that both
@@ -214,7 +214,7 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
             ``"auto"``: compiled unless ``kinematics`` is given (a Python callable can only run
             in the Python loop, and for a hand whose joints the compiled kinematics does not
             support). Both run the same algorithm (results equal to ~1e-15); the compiled one is
-            7-13x faster on the benchmark scenes.
+            8-20x faster on the benchmark scenes.
 
     Raises:
         InputError: NaN/inf or mis-shaped inputs.
