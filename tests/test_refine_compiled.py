@@ -233,6 +233,8 @@ def test_one_compiled_version_for_any_input_layout():
     np.testing.assert_allclose(res.q, ref.q, atol=1e-5)  # float32 input rounding only
     assert len(cc.refine_frames.signatures) == 1
     assert len(cc._kd_build.signatures) == 1 and len(cc._tips_batch.signatures) == 1
+    for fn in (cc.tangent_planes, cc.unit_normals, cc.rigid_errors, cc.moving_flags, cc.nearest_planes):
+        assert len(fn.signatures) == 1, fn
 
 
 def test_kdtree_ties_and_non_finite_queries():
@@ -285,3 +287,26 @@ def test_linear_solves_cholesky_and_lu_fallback():
         assert not cc._spd_solve(H, g, free, n, L, x)
         cc._lu_solve(H, g, free, n, L, x)
         np.testing.assert_allclose(x[:n], np.linalg.solve(H[sub], g[free]), rtol=1e-8, atol=1e-10)
+
+
+def test_kdtree_ties_against_brute_force_and_the_exact_median_fallback():
+    """On clouds full of exact ties the answer is the first nearest point in the caller's order
+    (what argmin of the brute-force distances gives), and a cloud where most points share one
+    coordinate (so the sampled-median split would leave a side nearly empty) falls back to the
+    exact median and still builds a balanced, exact tree."""
+    rng = np.random.default_rng(11)
+    grid = rng.integers(0, 4, size=(600, 3)).astype(float)
+    lump = np.c_[np.where(rng.random(800) < 0.9, 0.5, 10.0 * rng.random(800)), rng.random((800, 2))]
+    for P in (grid, lump):
+        tree = cc.build_kdtree(P)
+        X = np.r_[rng.integers(-1, 5, size=(200, 3)).astype(float) + 0.5 * rng.integers(0, 2, size=(200, 3)),
+                  rng.random((200, 3))]
+        d, i = cc.kdtree_query(tree, X)
+        dd = ((X[:, None, :] - P[None]) ** 2).sum(-1)
+        np.testing.assert_array_equal(i, dd.argmin(1))
+        np.testing.assert_allclose(d, np.sqrt(dd.min(1)), rtol=0, atol=1e-12)
+        for left, right, s, e in tree.nodes:
+            if left >= 0:
+                assert 4 * min(tree.nodes[right, 2] - s, e - tree.nodes[right, 2]) >= e - s
+    root_right = tree.nodes[0, 1]
+    assert tree.nodes[root_right, 2] == len(lump) // 2  # the root of the lump: the exact median split

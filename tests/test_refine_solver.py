@@ -135,6 +135,14 @@ def test_invalid_inputs_are_rejected(shadow_scene):
     skew[0, :3, :3] *= 2.0
     with pytest.raises(InputError, match="not a proper rotation"):
         refine(hand, q, S, skew)
+    mirror = P.copy()
+    mirror[3, :3, 0] *= -1.0  # orthonormal, det -1: a reflection, reported at its frame
+    with pytest.raises(InputError, match=r"object_poses\[3\].*det = -1"):
+        refine(hand, q, S, mirror)
+    last = P.copy()
+    last[2, 3, 0] = 0.5
+    with pytest.raises(InputError, match="last row"):
+        refine(hand, q, S, last)
     with pytest.raises(InputError, match="schedule"):
         refine(hand, q, S, P, schedule=np.ones((len(q), 3), bool))
 

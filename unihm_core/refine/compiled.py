@@ -21,7 +21,7 @@ What is compiled, each checked against the library it replaces:
   ``a_j`` for prismatic joints with world axis ``a_j`` and origin ``o_j``, summed into the
   state column of the joint's source coordinate times its mimic multiplier).
 * :class:`KDTree`: a static k-d tree (split on the widest extent near the median, 9 to 32 points
-  per leaf, a cluster of identical points as one leaf; points stored in leaf order, by axis) with an
+  per leaf for N > 32, a cluster of identical points as one leaf whatever its size; points stored in leaf order, by axis) with an
   exact nearest-neighbour query (scipy ``cKDTree``'s answer; among exactly equidistant points
   the first in the caller's order, where scipy may pick another), pruned with the distance to
   each node's bounding box and warm-started from the previous nearest neighbour. The boxes
@@ -44,8 +44,12 @@ requests concurrently) run in parallel, and sharing one hand model between threa
 here (the Python loop's pinocchio data is not).
 
 Floating point. ``error_model="numpy"``: a division by zero gives inf/nan instead of raising,
-which spares a check per division; every division here has a positive denominator by
-construction (Cholesky pivots are tested, ``2 sqrt(f) + eps^2 > 0``, lengths are floored).
+which spares a check per division. On the normal path every denominator is positive by
+construction (``2 sqrt(f) + eps^2 > 0``, lengths are floored, Cholesky pivots are tested). The
+exceptions: the column where a Cholesky pivot fails (its values are discarded, the LU fallback
+solves instead), and a singular matrix in that fallback, which gives inf/nan, so the candidate's
+energy is nan and the step is rejected, where the Python loop's ``np.linalg.solve`` raises.
+Neither happens in practice: the priors' Hessian ``Hp`` is positive definite.
 
 Reference counts. numba counts references to every array a compiled function holds, with two
 atomic operations per array per call, which it removes again only where the control flow is
@@ -76,7 +80,8 @@ from numba import njit
 from unihm_core.refine.kernel import kernel_scalar
 
 LEAF_SIZE = 32
-STACK = 256  # k-d tree search stack: at most one pending far child per level, plus the near one
+STACK = 256  # k-d tree search stack: at most one pending child per level plus one; a split leaves each side at
+# least a quarter, so the depth is at most log_{4/3}(N) (62 levels for N = 5e7)
 STATUS_NAMES = ("converged", "stalled", "hit_cap")  # codes 0, 1, 2 of refine_frames
 
 
@@ -431,7 +436,10 @@ def _plain(x, dtype=float) -> np.ndarray:
 
 def build_kdtree(points: np.ndarray) -> KDTree:
     """:class:`KDTree` over finite ``points`` ``(N, 3)`` (N >= 1)."""
-    return KDTree(*_kd_build(_plain(points), LEAF_SIZE))
+    points = _plain(points)
+    if points.ndim != 2 or points.shape[1] != 3 or len(points) == 0:
+        raise ValueError(f"k-d tree: expected (N, 3) points with N >= 1, got shape {points.shape}")
+    return KDTree(*_kd_build(points, LEAF_SIZE))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -684,16 +692,17 @@ def _spd_solve(H, g, free, n, L, x):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / ljj
         j += 1
-    for i in range(n):  # L y = g
-        s = g[free[i]]
-        for k in range(i):
-            s -= L[i, k] * x[k]
-        x[i] = s / L[i, i]
-    for i in range(n - 1, -1, -1):  # L^T x = y, along the rows of L
-        xi = x[i] / L[i, i]
-        x[i] = xi
-        for k in range(i):
-            x[k] -= L[i, k] * xi
+    if pd:
+        for i in range(n):  # L y = g
+            s = g[free[i]]
+            for k in range(i):
+                s -= L[i, k] * x[k]
+            x[i] = s / L[i, i]
+        for i in range(n - 1, -1, -1):  # L^T x = y, along the rows of L
+            xi = x[i] / L[i, i]
+            x[i] = xi
+            for k in range(i):
+                x[k] -= L[i, k] * xi
     return pd
 
 
@@ -819,10 +828,11 @@ def _prior(q, m, Hp, e, hpe, diagonal):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _on_bound(q, mid, half):
-    for i in range(len(q)):
-        if abs(q[i] - mid[i]) >= half[i]:
-            return True
-    return False
+    """Some coordinate of ``q`` sits on a joint limit."""
+    out = False
+    for i in range(len(q)):  # no early return: see "Reference counts" in the module docstring
+        out = out or abs(q[i] - mid[i]) >= half[i]
+    return out
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -847,7 +857,7 @@ def _lm(w, E_c, m, c, Ro, to, att, ch, tree, planes, cp, lm, Hp, lo, hi, lo_act,
     status = -1  # running; the loop has a single exit (a `return` or `break` inside it would keep
     # numba's reference counts on every array of this function)
     while status < 0:
-        if n_it == lm.max_iters:
+        if n_it >= lm.max_iters:
             status = 2
             continue
         n_it += 1
@@ -1026,5 +1036,6 @@ def warm_up() -> None:
     pts, nrm = sphere_cloud(0.03, 64, np.random.default_rng(0))
     q = np.repeat(hand.zero()[None], 3, 0)
     poses = np.repeat(np.eye(4)[None], 3, 0)
+    poses[2, 2, 3] = 0.01  # the object moves: the contact schedule's nearest-point test is compiled too
     refine(hand, q, pts, poses, normals=nrm, backend="compiled")
 

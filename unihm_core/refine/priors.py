@@ -25,7 +25,8 @@ from unihm_core.refine.config import RefineConfig
 
 @dataclass(frozen=True, eq=False)
 class PriorWeights:
-    """Symmetric positive-definite ``(D, D)`` weights ``W_gen``, ``W_vel``, ``W_acc``."""
+    """Symmetric positive-definite ``(D, D)`` weights ``W_gen``, ``W_vel``, ``W_acc`` (kept as
+    read-only copies of what was passed)."""
 
     W_gen: np.ndarray
     W_vel: np.ndarray
@@ -47,7 +48,9 @@ class PriorWeights:
             except np.linalg.LinAlgError:
                 raise InputError(f"{name}: must be positive definite (Eq. 14/15); "
                                  "every coordinate needs a positive weight.") from None
-            object.__setattr__(self, name, np.ascontiguousarray(W))
+            W = np.array(W, dtype=float, order="C")  # a private copy, read-only: results derived from
+            W.setflags(write=False)  # the weights may be cached per object (solver._prior_quadratic)
+            object.__setattr__(self, name, W)
 
     @property
     def dof(self) -> int:

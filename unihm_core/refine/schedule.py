@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unihm_core.errors import InputError
 from unihm_core.refine.config import RefineConfig
 from unihm_core.refine.surface import ObjectSurface
 
@@ -65,7 +66,10 @@ def moving_frames(object_poses: np.ndarray, trans_tol: float, rot_tol: float) ->
     :func:`unihm_core.refine.compiled.moving_flags`)."""
     from unihm_core.refine.compiled import _plain, moving_flags  # noqa: PLC0415
 
-    return moving_flags(_plain(object_poses), float(trans_tol), float(rot_tol))
+    P = _plain(object_poses)
+    if P.ndim != 3 or P.shape[1:] != (4, 4):
+        raise InputError(f"object_poses: expected shape (T, 4, 4), got {P.shape}.")
+    return moving_flags(P, float(trans_tol), float(rot_tol))
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -109,8 +113,10 @@ def contact_schedule(object_poses: np.ndarray, fingertips: np.ndarray, surface: 
     phases = []
     for a, b in merged:
         pose = object_poses[a]
-        x = (fingertips[a] - pose[:3, 3]) @ pose[:3, :3]  # object frame
-        dist, d_plane = nearest_planes(surface.kdtree, surface.leaf_planes, _plain(x))
+        x = _plain((fingertips[a] - pose[:3, 3]) @ pose[:3, :3])  # object frame
+        if not np.isfinite(x).all():
+            raise InputError(f"contact schedule: fingertips or object pose at frame {a} contain NaN or inf.")
+        dist, d_plane = nearest_planes(surface.kdtree, surface.leaf_planes, x)
         near = (dist <= config.contact_radius) | (d_plane < 0.0)
         start, end = max(0, a - config.lead_in), min(T - 1, b + config.lead_out)
         mask[start:end + 1, near] = True

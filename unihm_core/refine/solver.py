@@ -281,7 +281,7 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
     Hp, M1, Ma, lam_floor = pq.Hp, pq.M1, pq.Ma, pq.lam_floor
     m_gen = q_gen @ pq.G.T  # (T, D), every frame at once
     if compiled:
-        return _refine_compiled(cc, chain, hand, cfg, W, pq, q_gen, q_init, poses, surface, sched, S0, J0,
+        return _refine_compiled(cc, chain, hand, cfg, pq, q_gen, q_init, poses, surface, sched, S0, J0,
                                 m_gen, trace, t_start, t_setup)
     contact_energy = ContactEnergy(surface, cfg)  # Eq. 11-13, B19
     lo_act, hi_act = lo + 1e-12, hi - 1e-12
@@ -424,7 +424,8 @@ _QUADRATICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _prior_quadratic(W: PriorWeights) -> _PriorQuadratic:
     """:class:`_PriorQuadratic` of ``W``, computed once per weights object (the default weights are
-    shared between calls, see :func:`prior_weights`)."""
+    shared between calls, see :func:`prior_weights`; :class:`PriorWeights` holds read-only copies,
+    so a cached entry cannot go stale)."""
     pq = _QUADRATICS.get(W)
     if pq is None:
         Hp = np.ascontiguousarray(W.hessian)
@@ -438,7 +439,7 @@ def _prior_quadratic(W: PriorWeights) -> _PriorQuadratic:
     return pq
 
 
-def _refine_compiled(cc, chain, hand, cfg: RefineConfig, W: PriorWeights, pq: _PriorQuadratic, q_gen, q_init, poses,
+def _refine_compiled(cc, chain, hand, cfg: RefineConfig, pq: _PriorQuadratic, q_gen, q_init, poses,
                      surface, sched, S0, J0, m_gen, trace, t_start, t_setup) -> RefineResult:
     """The frame loop of :func:`refine` run by :func:`unihm_core.refine.compiled.refine_frames`."""
     T = len(q_gen)

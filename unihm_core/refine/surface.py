@@ -52,7 +52,7 @@ class ObjectSurface:
         if n_zero:
             raise InputError(f"object normals: {n_zero} normals have zero length; "
                              "pass normals=None to estimate them from the cloud.")
-        object.__setattr__(self, "points", np.ascontiguousarray(p))
+        object.__setattr__(self, "points", _plain(p))  # C-contiguous, writable: the compiled helpers' one type
         object.__setattr__(self, "normals", unit)
 
     @cached_property
