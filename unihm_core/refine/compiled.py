@@ -21,9 +21,10 @@ What is compiled, each checked against the library it replaces:
   ``a_j`` for prismatic joints with world axis ``a_j`` and origin ``o_j``, summed into the
   state column of the joint's source coordinate times its mimic multiplier).
 * :class:`KDTree`: a static k-d tree (split on the widest extent near the median, 9 to 32 points
-  per leaf for N > 32, a cluster of identical points as one leaf whatever its size; points stored in leaf order, by axis) with an
-  exact nearest-neighbour query (scipy ``cKDTree``'s answer; among exactly equidistant points
-  the first in the caller's order, where scipy may pick another), pruned with the distance to
+  per leaf for N > 32, a cluster of identical points as one leaf whatever its size; points stored
+  in leaf order, by axis) with an exact nearest-neighbour query (scipy ``cKDTree``'s answer;
+  among exactly equidistant points the first in the caller's order, where scipy may pick
+  another), pruned with the distance to
   each node's bounding box and warm-started from the previous nearest neighbour. The boxes
   matter for object clouds: the points lie on a surface, so a node's box is much smaller than
   its k-d cell (the space between the splits), and a query near the surface visits about a
@@ -307,13 +308,19 @@ class KDTree(NamedTuple):
     """Static k-d tree over ``N`` points (see the module docstring), ``M`` nodes. Node ``n`` is
     ``nodes[n] = [left child, right child, start, end]`` with the bounding box ``box[n]`` of
     its points; a leaf has ``left == -1`` and owns the points ``start:end``. Points are stored
-    in leaf order; ``index`` maps leaf order to the caller's order. (Few, wide arrays: every array a compiled function binds costs a
-    reference-count update per call.)"""
+    in leaf order; ``index`` maps leaf order to the caller's order. (Few, wide arrays: every array
+    a compiled function binds costs a reference-count update per call.)"""
 
     points: np.ndarray  # (3, N) coordinates by axis, points in leaf order
     index: np.ndarray  # (N,) int64, leaf order -> caller's order
     nodes: np.ndarray  # (M, 4) int64: left child, right child, start, end
     box: np.ndarray  # (M, 6) bounding box of the node's points: lower x, y, z, upper x, y, z
+
+
+@njit(cache=True, error_model="numpy")
+def _med3(a, b, c):
+    """The median of three values."""
+    return max(min(a, b), min(max(a, b), c))
 
 
 @njit(cache=True, error_model="numpy")
@@ -323,8 +330,7 @@ def _select(P, idx, s, e, k, d):
     after (quickselect, Hoare partition around a median of three)."""
     lo, hi = s, e - 1
     while hi > lo:
-        a, b, c = P[lo, d], P[(lo + hi) // 2, d], P[hi, d]
-        pivot = max(min(a, b), min(max(a, b), c))
+        pivot = _med3(P[lo, d], P[(lo + hi) // 2, d], P[hi, d])
         i, j = lo, hi
         while i <= j:
             while P[i, d] < pivot:
@@ -343,11 +349,6 @@ def _select(P, idx, s, e, k, d):
             lo = i
         else:
             return
-
-
-@njit(cache=True, error_model="numpy")
-def _med3(a, b, c):
-    return max(min(a, b), min(max(a, b), c))
 
 
 @njit(cache=True, error_model="numpy")
@@ -406,7 +407,8 @@ def _kd_build(points, leaf_size):
             lo0, hi0 = min(lo0, P[i, 0]), max(hi0, P[i, 0])
             lo1, hi1 = min(lo1, P[i, 1]), max(hi1, P[i, 1])
             lo2, hi2 = min(lo2, P[i, 2]), max(hi2, P[i, 2])
-        box[node, 0], box[node, 1], box[node, 2], box[node, 3], box[node, 4], box[node, 5] = lo0, lo1, lo2, hi0, hi1, hi2
+        box[node, 0], box[node, 1], box[node, 2] = lo0, lo1, lo2
+        box[node, 3], box[node, 4], box[node, 5] = hi0, hi1, hi2
         e0, e1, e2 = hi0 - lo0, hi1 - lo1, hi2 - lo2
         if e - s <= leaf_size or max(e0, e1, e2) <= 0.0:  # a leaf (all points equal: one leaf)
             continue
@@ -723,6 +725,21 @@ def _quad(e, W, diagonal):
     return 0.5 * out
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _prior_terms(x, qg, q1, q2, Wg, Wv, Wa, e, diagonal):
+    """``(E_gen, E_vel, E_acc)`` at ``x`` (Eq. 14, 15) with history ``q1, q2``; ``e`` scratch."""
+    D = len(x)
+    for a in range(D):
+        e[a] = x[a] - qg[a]
+    e_gen = _quad(e, Wg, diagonal)
+    for a in range(D):
+        e[a] = x[a] - q1[a]
+    e_vel = _quad(e, Wv, diagonal)
+    for a in range(D):
+        e[a] = x[a] - 2.0 * q1[a] + q2[a]
+    return e_gen, e_vel, _quad(e, Wa, diagonal)
+
+
 @njit(cache=True, error_model="numpy")
 def _frame_prior(qg, q1, q2, mg, M1, Ma, Wg, Wv, Wa, m, e, diagonal):
     """The priors of one frame as ``0.5 (q - m)^T Hp (q - m) + c``: fills the minimiser
@@ -736,15 +753,8 @@ def _frame_prior(qg, q1, q2, mg, M1, Ma, Wg, Wv, Wa, m, e, diagonal):
             for b in range(D):
                 s += M1[a, b] * q1[b] - Ma[a, b] * q2[b]
             m[a] = s
-    for a in range(D):
-        e[a] = m[a] - qg[a]
-    c = _quad(e, Wg, diagonal)
-    for a in range(D):
-        e[a] = m[a] - q1[a]
-    c += _quad(e, Wv, diagonal)
-    for a in range(D):
-        e[a] = m[a] - 2.0 * q1[a] + q2[a]
-    return c + _quad(e, Wa, diagonal)
+    e_gen, e_vel, e_acc = _prior_terms(m, qg, q1, q2, Wg, Wv, Wa, e, diagonal)
+    return e_gen + e_vel + e_acc
 
 
 # ----------------------------------------------------------------------------- Algorithm 1
@@ -1013,16 +1023,8 @@ def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, cp, lm, restart,
         e_ctot[t] = E_c
         dist[t] = d_best
         # the three priors of the final iterate (Eq. 14, 15), each on its own
-        e = w.e
-        for a in range(D):
-            e[a] = q_best[a] - qg[a]
-        e_prior[t, 0] = _quad(e, Wg, lm.hp_diagonal)
-        for a in range(D):
-            e[a] = q_best[a] - q1[a]
-        e_prior[t, 1] = _quad(e, Wv, lm.hp_diagonal)
-        for a in range(D):
-            e[a] = q_best[a] - 2.0 * q1[a] + q2[a]
-        e_prior[t, 2] = _quad(e, Wa, lm.hp_diagonal)
+        e_prior[t, 0], e_prior[t, 1], e_prior[t, 2] = _prior_terms(q_best, qg, q1, q2, Wg, Wv, Wa, w.e,
+                                                                   lm.hp_diagonal)
     return q_opt, status, iters, e_contact, e_ctot, e_prior, e_init, dist, dist0, trace
 
 

@@ -78,10 +78,7 @@ def prior_weights(config: RefineConfig, dof: int, n_wrist: int = 6) -> PriorWeig
 
 @lru_cache(maxsize=64)
 def _diagonal_weights(w_gen, w_vel, w_acc, dof: int, n_wrist: int) -> PriorWeights:
-    W = PriorWeights(*(np.diag(group_diagonal(w, dof, n_wrist)) for w in (w_gen, w_vel, w_acc)))
-    for M in (W.W_gen, W.W_vel, W.W_acc):
-        M.setflags(write=False)
-    return W
+    return PriorWeights(*(np.diag(group_diagonal(w, dof, n_wrist)) for w in (w_gen, w_vel, w_acc)))
 
 
 def history(q_opt: np.ndarray, q_gen: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:

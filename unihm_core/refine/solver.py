@@ -428,7 +428,7 @@ def _prior_quadratic(W: PriorWeights) -> _PriorQuadratic:
     so a cached entry cannot go stale)."""
     pq = _QUADRATICS.get(W)
     if pq is None:
-        Hp = np.ascontiguousarray(W.hessian)
+        Hp = W.hessian  # a fresh C-contiguous sum
         Hp_inv = np.linalg.inv(Hp)
         Ma = Hp_inv @ W.W_acc
         M1 = Hp_inv @ W.W_vel + 2.0 * Ma
@@ -464,4 +464,5 @@ def _refine_compiled(cc, chain, hand, cfg: RefineConfig, pq: _PriorQuadratic, q_
     timings = {"total_s": time.perf_counter() - t_start, "setup_s": t_setup, "frames_s": frames_s,
                "backend": "compiled"}
     return RefineResult(q_opt, q_gen, tuple(hand.joint_names), tuple(hand.fingertip_links), energies, dist,
-                        dist0, sched, np.asarray(cc.STATUS_NAMES, "<U9")[status], iters, timings, surface.normals_source, cfg, traces)
+                        dist0, sched, np.asarray(cc.STATUS_NAMES, "<U9")[status], iters, timings,
+                        surface.normals_source, cfg, traces)
