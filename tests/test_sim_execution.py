@@ -204,6 +204,12 @@ def test_success_rules_on_hand_made_tracks():
     tilted[20:, :3, :3] = Rotation.from_euler("x", 25, degrees=True).as_matrix()
     f, reason, k = judge("carried", tilted, plan, 15, config=cfg)
     assert (f, k) == ("lost", 20) and "25 deg" in reason
+    assert judge("carried", tilted, plan, 15, symmetry="axial", config=cfg)[0] == "lost"  # the axis tipped
+    assert judge("carried", tilted, plan, 15, symmetry="spherical", config=cfg)[0] is None  # a ball may roll
+    spun = plan.copy()
+    spun[20:, :3, :3] = Rotation.from_euler("z", 90, degrees=True).as_matrix()
+    assert judge("carried", spun, plan, 15, config=cfg)[0] == "lost"
+    assert judge("carried", spun, plan, 15, symmetry="axial", config=cfg)[0] is None  # a can turning about its axis
     speeds = np.zeros(40)
     speeds[12] = 3.0
     assert judge("carried", plan, plan, 15, speeds=speeds, config=cfg)[:3:2] == ("flung", 12)

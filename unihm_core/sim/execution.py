@@ -45,7 +45,8 @@ Success rules (each failure names its reason and frame):
   separation);
 * carried tasks (grab, pick_place, handover, pour, rotate): the object stays within
   ``carry_position_tol`` (3 cm) and ``carry_rotation_tol_deg`` (20 deg) of the plan at every
-  frame. A miss before the grasp frame is **knocked** (during the approach or close); a miss
+  frame (rotations about an object's symmetry do not count: a rolling ball, a can turning about
+  its axis; :func:`symmetry_of`). A miss before the grasp frame is **knocked** (during the approach or close); a miss
   from the grasp frame on is **never moved** when the object never got ``moved_threshold``
   (2 cm) from its start, else **lost** (while carried, or during the release);
 * push / pull: the final object position within ``final_position_tol`` (3 cm) of the planned
@@ -362,27 +363,43 @@ def squeeze_targets(model, q: np.ndarray, object_poses: np.ndarray, points: np.n
 # judging
 
 
-def _angle_deg(Ra: np.ndarray, Rb: np.ndarray) -> np.ndarray:
-    """``(T,)`` rotation angle between ``(T, 3, 3)`` stacks [deg]."""
+def _angle_deg(Ra: np.ndarray, Rb: np.ndarray, symmetry: str = "none") -> np.ndarray:
+    """``(T,)`` rotation angle between ``(T, 3, 3)`` stacks [deg], up to the object's symmetry:
+    ``"none"`` the full relative rotation, ``"axial"`` (a solid of revolution about its z axis,
+    e.g. a can) the angle between the z axes, ``"spherical"`` (a ball) zero."""
+    if symmetry == "spherical":
+        return np.zeros(len(Ra))
+    if symmetry == "axial":
+        return np.degrees(np.arccos(np.clip(np.einsum("ti,ti->t", Ra[:, :, 2], Rb[:, :, 2]), -1.0, 1.0)))
     tr = np.einsum("tij,tij->t", Ra, Rb)
     return np.degrees(np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0)))
+
+
+SYMMETRIES = ("none", "axial", "spherical")
+
+
+def symmetry_of(shape_class: str) -> str:
+    """The rotational symmetry the success rule ignores for a primitive class (box / cylinder /
+    sphere / other): a rolling ball or a can turning about its axis is still on the plan."""
+    return {"sphere": "spherical", "cylinder": "axial"}.get(shape_class, "none")
 
 
 def judge(family: str, sim_poses: np.ndarray, planned: np.ndarray, grasp_frame: int | None, *,
           release_frame: int | None = None, speeds: np.ndarray | None = None,
           penetration: np.ndarray | None = None, joint_values: np.ndarray | None = None,
-          planned_joint_values: np.ndarray | None = None,
+          planned_joint_values: np.ndarray | None = None, symmetry: str = "none",
           config: ExecutionConfig = ExecutionConfig()) -> tuple[str | None, str, int | None]:
     """The success rule of ``family`` on simulated vs planned object poses ``(T, 4, 4)``.
 
     Returns ``(failure, reason, frame)``: ``failure`` None on success (see the module docstring
     for the rules and names). ``speeds`` ``(T,)`` [m/s] and ``penetration`` ``(T,)`` [m] feed the
     flung / penetration rules; ``release_frame`` is the last carried frame (for the wording);
-    ``joint_values`` / ``planned_joint_values`` ``(T,)`` the articulated rule.
+    ``joint_values`` / ``planned_joint_values`` ``(T,)`` the articulated rule; ``symmetry`` (see
+    :func:`symmetry_of`) which rotations do not count.
     """
     T = len(planned)
     pos_err = np.linalg.norm(sim_poses[:, :3, 3] - planned[:, :3, 3], axis=1)
-    rot_err = _angle_deg(sim_poses[:, :3, :3], planned[:, :3, :3])
+    rot_err = _angle_deg(sim_poses[:, :3, :3], planned[:, :3, :3], symmetry)
     if speeds is not None and np.any(speeds > config.flung_speed):
         k = int(np.argmax(speeds > config.flung_speed))
         return "flung", f"flung at frame {k}: the object reached {speeds[k]:.1f} m/s", k
@@ -487,7 +504,8 @@ def _sample_surface(hulls, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndarray, task: str, *,
                     articulation: ArticulatedObject | None = None, fps: float = 30.0,
-                    config: ExecutionConfig = ExecutionConfig(), schedule=None) -> ExecutionReport:
+                    config: ExecutionConfig = ExecutionConfig(), schedule=None,
+                    symmetry: str = "none") -> ExecutionReport:
     """Execute ``q`` ``(T, D)`` on the object in PhysX and judge it (module docstring).
 
     Args:
@@ -503,6 +521,8 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
         config: simulation parameters and thresholds.
         schedule: a :class:`~unihm_core.refine.schedule.ContactSchedule` (e.g. the
             refinement's); derived from ``q``'s fingertips and the object's motion when None.
+        symmetry: the object's rotational symmetry (:func:`symmetry_of`): rotations about it do
+            not count against the plan.
 
     Raises:
         InputError: mis-shaped or non-finite inputs, unknown task, a diverged simulation.
@@ -515,6 +535,8 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
 
     task = resolve_task(task)
     family = task_family(task)
+    if symmetry not in SYMMETRIES:
+        raise InputError(f"execution check: symmetry={symmetry!r}; choose one of {SYMMETRIES}")
     q = np.asarray(q, float)
     poses = np.asarray(object_poses, float)
     if q.ndim != 2 or len(q) < 2 or poses.shape != (len(q), 4, 4):
@@ -641,7 +663,8 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
     release = schedule.phases[0].last if schedule.phases else None
     failure, reason, failed_at = judge(family, sim_poses, poses, grasp, release_frame=release, speeds=speeds,
                                        penetration=pen, joint_values=sim_jv,
-                                       planned_joint_values=None if articulation is None else jv, config=config)
+                                       planned_joint_values=None if articulation is None else jv,
+                                       symmetry=symmetry, config=config)
     travel = None
     if sim_jv is not None:
         planned_travel = float(jv[-1] - jv[0])
@@ -653,7 +676,7 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
     timings = {"simulate_s": t_sim, "disturbance_s": time.perf_counter() - t_dist,
                "total_s": time.perf_counter() - t_start}
     pos_err = np.linalg.norm(sim_poses[:, :3, 3] - poses[:, :3, 3], axis=1)
-    rot_err = _angle_deg(sim_poses[:, :3, :3], poses[:, :3, :3])
+    rot_err = _angle_deg(sim_poses[:, :3, :3], poses[:, :3, :3], symmetry)
     k = int(np.argmax(pen))
     return ExecutionReport(failure is None, failure, reason, failed_at, task, family, phases, grasp, pos_err,
                            rot_err, float(speeds.max()), float(pen.max()), k if pen[k] > 0 else None, travel,
@@ -728,3 +751,31 @@ def _disturb(sapien, scene, art, joints, obj, body, snapshot, fps: float, config
         out[name] = [round(dp, 4), round(ang, 2)]
     body.set_disable_gravity(False)
     return {"held": bool(held), "force_n": round(force, 3), "directions": out}
+
+
+def check_sequence(record: dict, arrays: dict, hand: str, q: np.ndarray | None = None, *,
+                   config: ExecutionConfig = ExecutionConfig()) -> ExecutionReport:
+    """:func:`execution_check` of one dataset sequence (:class:`~unihm_core.data.dataset.SyntheticDataset`).
+
+    Args:
+        record: the sequence's manifest record (task, target type and instance seed).
+        arrays: its arrays (``object_poses``, ``joint_values``, ``q/<hand>`` or ``human_q``).
+        hand: a robot hand of the build or ``"human"``.
+        q: ``(T, D)`` trajectory to execute instead of the stored one (e.g. a refined one).
+    """
+    from unihm_core.data.objects import make_object
+
+    if q is None:
+        key = "human_q" if hand == "human" else f"q/{hand}"
+        if key not in arrays:
+            raise InputError(f"sequence {record.get('seq_id')}: no trajectory for hand {hand!r} ({key} missing)")
+        q = arrays[key]
+    target = record["target"]
+    obj = make_object(target["type_name"], int(target["instance_seed"]))
+    poses = np.asarray(arrays["object_poses"], float)
+    articulation = None
+    if obj.joint is not None and record["task"] in ARTICULATED_TASKS:
+        values = np.clip(np.asarray(arrays["joint_values"], float), obj.joint.lower, obj.joint.upper)
+        articulation = ArticulatedObject(obj.joint, obj.static_mesh, obj.moving_mesh, values)
+    return execution_check(hand, np.asarray(q, float), obj.mesh, poses, record["task"], articulation=articulation,
+                           config=config, symmetry=symmetry_of(obj.spec.shape_class))
