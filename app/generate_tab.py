@@ -83,6 +83,36 @@ def export_files(result, out_dir: Path, video: Path | None) -> list[str]:
     return files
 
 
+PHYSICS_HEADERS = ["trajectory", "achieves the task", "why not", "max object error [cm]", "max rotation error [deg]",
+                   "link penetration [mm]", "holds under 10 m g pushes"]
+
+
+def physics_rows(result) -> list[list]:
+    """One row per executed trajectory (``result.physics``, see :mod:`unihm_core.sim.execution`)."""
+    rows = []
+    for name, rep in result.physics.items():
+        d = rep.to_dict()
+        dist = d["disturbance"]
+        rows.append([name, "yes" if d["success"] else "no", d["reason"] or "—",
+                     round(100 * d["max_position_error_m"], 1), d["max_rotation_error_deg"],
+                     d["max_link_penetration_mm"], "—" if dist is None else ("yes" if dist["held"] else "no")])
+    return rows
+
+
+def render_physics_video(result, out_dir: Path) -> Path | None:
+    """Write ``physics.mp4``: the simulated replay of the refined (else raw) trajectory, hand and
+    object as physics moved them; None without Vulkan or without a physics row."""
+    rep = result.physics.get("refined") or result.physics.get("raw")
+    vr = video_renderer()
+    if vr is None or rep is None:
+        return None
+    with _video_lock:
+        frames = vr.frames(result.hand, rep.hand_q, None, _object_mesh(result), rep.object_poses,
+                           camera_extrinsics=result.scene.camera_to_world, stride=RENDER_STRIDE,
+                           names=("simulated", ""))
+        return vr.write_mp4(frames, out_dir / "physics.mp4")
+
+
 def metrics_rows(result) -> list[list]:
     rows = []
     for key in ("penetration_max_mm", "penetration_mean_mm", "contact_distance_mm", "jerk_m_s3"):
@@ -95,6 +125,7 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
 
     t = time.perf_counter()
     video = render_video(result, run_dir) if render else None
+    sim_video = render_physics_video(result, run_dir) if render else None
     if render:
         result.timings_s["render"] = time.perf_counter() - t
     if render_note:
@@ -108,10 +139,13 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
     if result.warnings:
         explanation += "\n\n**Warnings:** " + "; ".join(result.warnings)
     files = export_files(result, run_dir, video)
+    if sim_video is not None:
+        files.append(str(sim_video))
     timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
     return (overlay, table, explanation, plots.plan_figure(result), None if video is None else str(video),
+            None if sim_video is None else str(sim_video),
             plots.scene_figure(result), plots.energy_figure(result), plots.joints_figure(result),
-            plots.penetration_figure(result), metrics_rows(result), timings, files, result)
+            plots.penetration_figure(result), metrics_rows(result), timings, physics_rows(result), files, result)
 
 
 def _outputs_in_new_run(result, request, render: bool, render_note: str = ""):
@@ -186,23 +220,28 @@ def make_rerefine(pipeline_provider):
     return rerefine
 
 
-def make_physics_check():
-    def physics(result, progress=gr.Progress()):
-        """Replay raw and refined trajectories in SAPIEN physics; one row per variant."""
+def make_physics_check(pipeline_provider):
+    def physics(result, request: gr.Request, progress=gr.Progress()):
+        """Execute raw and refined trajectories in SAPIEN physics (the execution check); the rows,
+        the simulated-replay video and the state are replaced together."""
         if result is None:
-            raise gr.Error("Generate first; the physics check replays the generated trajectories.",
+            raise gr.Error("Generate first; the physics check executes the generated trajectories.",
                            print_exception=False)
         try:
-            from unihm_core.sim.physics import dynamics_check
+            from dataclasses import replace
 
-            rows = []
-            variants = [("raw", result.raw.q)] + ([("refined", result.refined.q)] if result.refined else [])
-            for k, (name, q) in enumerate(variants):
-                progress(k / len(variants), desc=f"simulating {name}")
-                rep = dynamics_check(result.hand, q, _object_mesh(result), result.plan.object_poses).to_dict()
-                rows.append([name, rep["outcome"], rep["tracking_error_m"], rep["final_position_error_m"],
-                             rep["final_rotation_error_deg"], rep["max_displacement_m"]])
-            return rows
+            progress(0.1, desc="simulating raw and refined")
+            rows, warnings = pipeline_provider().physics_check(result.hand, result.raw.q, result.refined,
+                                                               result.refine_result, result.target, result.plan,
+                                                               raw=True)
+            if not rows:
+                raise gr.Error("; ".join(warnings) or "the physics check could not run", print_exception=False)
+            new = replace(result, physics=rows, warnings=[w for w in result.warnings
+                                                          if not w.startswith("physics check")] + warnings)
+            run_dir = new_run_dir(request.session_hash if request else None)
+            progress(0.6, desc="rendering the simulated replay")
+            video = render_physics_video(new, run_dir)
+            return physics_rows(new), None if video is None else str(video), new
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -260,7 +299,9 @@ def create_generate_tab(pipeline_provider) -> None:
             with gr.Tab("Plan"):
                 plan_plot = gr.Plot(label="Planned object path (top view)")
             with gr.Tab("Hand"):
-                video = gr.Video(label="Raw | refined · camera view (top) and side view (bottom)", autoplay=True)
+                with gr.Row():
+                    video = gr.Video(label="Raw | refined · camera view (top) and side view (bottom)", autoplay=True)
+                    sim_video = gr.Video(label="Simulated replay: what physics did to hand and object", autoplay=True)
                 scene_plot = gr.Plot(label="3-D scene, hand links raw (red) and refined (blue)")
             with gr.Tab("Energy"):
                 energy_plot = gr.Plot(label="Contact energy and energy terms")
@@ -269,23 +310,24 @@ def create_generate_tab(pipeline_provider) -> None:
             with gr.Tab("Metrics"):
                 metrics = gr.Dataframe(headers=["metric", "raw", "refined"], interactive=False)
                 timings = gr.Dataframe(headers=["stage", "seconds"], interactive=False)
-                physics_btn = gr.Button("Physics check (SAPIEN: PD-driven hand, dynamic object)")
-                physics = gr.Dataframe(headers=["trajectory", "outcome", "tracking error [m]", "final position error [m]",
-                                                "final rotation error [deg]", "max displacement [m]"],
-                                       interactive=False, label="held = follows the plan within 3 cm at every frame")
+                physics = gr.Dataframe(headers=PHYSICS_HEADERS, interactive=False,
+                                       label="Execution check in SAPIEN physics (PD-driven hand, squeeze at "
+                                             "contacts): carried objects stay within 3 cm / 20° of the plan, "
+                                             "pushed ones end within 3 cm, drawers and lids reach 80 % of the travel")
+                physics_btn = gr.Button("Physics check of raw and refined")
             with gr.Tab("Export"):
                 files = gr.File(label="trajectory.json / .npz / .csv, meta.json, report.json, render.mp4",
                                 file_count="multiple", interactive=False)
-        outputs = [overlay, instances, explanation, plan_plot, video, scene_plot, energy_plot, joints_plot, pen_plot,
-                   metrics, timings, files, state]
+        outputs = [overlay, instances, explanation, plan_plot, video, sim_video, scene_plot, energy_plot, joints_plot,
+                   pen_plot, metrics, timings, physics, files, state]
         go.click(make_generate(pipeline_provider),
                  [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,
                   lambda_c, w_gen, w_vel, w_acc],
                  outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy")
         again.click(make_rerefine(pipeline_provider), [state, lambda_c, w_gen, w_vel, w_acc, render], outputs,
                     api_name="rerefine", concurrency_limit=1, concurrency_id="heavy")
-        physics_btn.click(make_physics_check(), [state], [physics], api_name="physics_check", concurrency_limit=1,
-                          concurrency_id="heavy")
+        physics_btn.click(make_physics_check(pipeline_provider), [state], [physics, sim_video, state],
+                          api_name="physics_check", concurrency_limit=1, concurrency_id="heavy")
 
 
 def cleanup_session(request: gr.Request) -> None:

@@ -75,7 +75,7 @@ def test_physics_check_needs_a_result():
     from app.generate_tab import make_physics_check
 
     with pytest.raises(gr.Error, match="Generate first"):
-        make_physics_check()(None)
+        make_physics_check(lambda: None)(None, None)
 
 
 def test_runs_bounded_and_abandoned_sessions_pruned(tmp_path, monkeypatch):

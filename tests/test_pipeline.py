@@ -9,7 +9,7 @@ from unihm_core import InputError, load_hand
 from unihm_core.data.examples import example_dirs, load_example
 from unihm_core.hands import HAND_NAMES
 
-STAGES = ("perception", "grounding", "planning", "vlm", "decoding", "refinement", "metrics", "total")
+STAGES = ("perception", "grounding", "planning", "vlm", "decoding", "refinement", "metrics", "physics", "total")
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,11 @@ def test_every_example_and_hand(pipe, examples):
             report = json.loads(json.dumps(res.report()))
             assert report["hand"] == hand and report["target"]["num_points"] > 50
             assert np.asarray(report["plan"]["object_poses_world"]).shape == (T, 4, 4)
+            # every generation is executed in physics: a verdict and, when it fails, a reason
+            phys = report["physics"]["refined"]
+            assert isinstance(phys["success"], bool) and phys["task"] == res.plan.task
+            assert (phys["failure"] is None) == phys["success"] and (phys["reason"] == "") == phys["success"]
+            assert res.physics["refined"].object_poses.shape == (T, 4, 4)
     # refinement removes penetration on the whole (not necessarily in every single case)
     assert np.mean(ref_pen) < 0.5 * np.mean(raw_pen)
     assert np.mean(np.array(ref_pen) <= np.array(raw_pen) + 1e-9) > 0.9
@@ -59,6 +64,11 @@ def test_seed_reproducible_and_rerefine(pipe, examples):
     c = pipe.rerefine(a, replace(RefineConfig(), lambda_c=10.0))
     assert np.array_equal(c.tokens, a.tokens) and np.array_equal(c.raw.q, a.raw.q)
     assert not np.allclose(c.refined.q, a.refined.q)
+    # the refined physics row was rerun on the new trajectory, not carried over
+    assert c.physics["refined"] is not a.physics["refined"]
+    assert not np.allclose(c.physics["refined"].hand_q, a.physics["refined"].hand_q)
+    assert a.physics["refined"].to_dict()["success"] == b.physics["refined"].to_dict()["success"]
+    np.testing.assert_array_equal(a.physics["refined"].object_poses, b.physics["refined"].object_poses)
 
 
 def test_no_refine_option(pipe, examples):
@@ -68,6 +78,10 @@ def test_no_refine_option(pipe, examples):
     res = pipe.generate(ex["rgb"], ex["depth"], ex["intrinsics"], ex["instruction"], hand="inspire",
                         options=GenerateOptions(refine=False))
     assert res.refined is None and "refinement" not in res.timings_s and "refined" not in res.metrics
+    assert set(res.physics) == {"raw"}  # without refinement the raw motion is the one executed
+    res = pipe.generate(ex["rgb"], ex["depth"], ex["intrinsics"], ex["instruction"], hand="inspire",
+                        options=GenerateOptions(physics=False))
+    assert res.physics == {} and "physics" not in res.timings_s and res.report()["physics"] == {}
 
 
 def test_missing_object_lists_what_was_found(pipe, examples):

@@ -180,7 +180,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         vr.write_mp4(frames, out / "render.mp4")
     (out / "report.json").write_text(json.dumps(res.report(), indent=1))
     print(json.dumps({"out": str(out), "files": sorted(p.name for p in out.iterdir()), "task": res.plan.task,
-                      "target": res.target.description, "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()}},
+                      "target": res.target.description,
+                      "physics": {k: {"success": v.success, "reason": v.reason or "achieves the task in simulation"}
+                                  for k, v in res.physics.items()},
+                      "timings_s": {k: round(v, 3) for k, v in res.timings_s.items()}},
                      indent=2))
     return 0
 

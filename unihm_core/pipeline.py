@@ -50,6 +50,10 @@ class GenerateOptions:
         temperature, top_k, top_p: VLM sampling (temperature 0 = greedy).
         num_frames: length of the planned object trajectory (30 fps).
         refine_config: a :class:`unihm_core.refine.RefineConfig` (None = defaults).
+        physics: run the execution check (:mod:`unihm_core.sim.execution`) on the refined
+            trajectory (on the raw one without refinement); skipped with a warning when
+            SAPIEN cannot start.
+        physics_raw: also check the raw trajectory.
     """
 
     refine: bool = True
@@ -58,6 +62,8 @@ class GenerateOptions:
     top_p: float = 0.95
     num_frames: int = 64
     refine_config: object | None = None
+    physics: bool = True
+    physics_raw: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.temperature <= 5.0:
@@ -82,6 +88,8 @@ class TargetObject:
         size: ``(3,)`` extents [m].
         centroid_camera, centroid_world: ``(3,)`` [m].
         num_points: number of observed points.
+        shape: perceived primitive ("box", "cylinder", "sphere" or "other"); the execution check
+            ignores rotations about a cylinder's axis and a sphere's rotation.
     """
 
     index: int
@@ -94,6 +102,7 @@ class TargetObject:
     centroid_camera: np.ndarray
     centroid_world: np.ndarray
     num_points: int
+    shape: str = "other"
 
     def to_dict(self) -> dict:
         return {"index": self.index, "label": self.label, "description": self.description,
@@ -131,6 +140,7 @@ class GenerationResult:
     metrics: dict = field(default_factory=dict)
     timings_s: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    physics: dict = field(default_factory=dict)
 
     @property
     def best(self) -> Trajectory:
@@ -152,10 +162,12 @@ class GenerationResult:
                           "explanation": self.grounding.explanation},
             "plan": plan_summary(self.plan), "tokens": self.tokens.tolist(),
             "metrics": self.metrics, "energies": self.energies,
+            "physics": {k: v.to_dict() for k, v in self.physics.items()},
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
             "options": {"refine": self.options.refine, "temperature": self.options.temperature,
                         "top_k": self.options.top_k, "top_p": self.options.top_p,
-                        "num_frames": self.options.num_frames},
+                        "num_frames": self.options.num_frames, "physics": self.options.physics,
+                        "physics_raw": self.options.physics_raw},
             "warnings": self.warnings,
         }
 
@@ -231,7 +243,7 @@ class Pipeline:
             index=int(grounding.target), label=inst.label, description=inst.description,
             points=pts @ inv[:3, :3].T + inv[:3, 3], normals=nrm @ inv[:3, :3].T, pose0=pose0,
             size=np.asarray(inst.extent, float), centroid_camera=np.asarray(inst.centroid_camera),
-            centroid_world=np.asarray(inst.centroid_world), num_points=inst.num_points)
+            centroid_world=np.asarray(inst.centroid_world), num_points=inst.num_points, shape=inst.shape)
 
     def _plan(self, scene, grounding, hand: str, options: GenerateOptions):
         from unihm_core.planning import TrajectoryConfig, plan
@@ -275,7 +287,7 @@ class Pipeline:
             raise InputError(f"seed must be an integer in [0, 2^31), got {seed!r}")
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
-        stages = ["perception", "grounding", "planning", "vlm", "decoding", "refinement", "metrics"]
+        stages = ["perception", "grounding", "planning", "vlm", "decoding", "refinement", "metrics", "physics"]
 
         def stage(name: str):
             if deadline_s is not None and time.perf_counter() - t_start > deadline_s:
@@ -319,12 +331,19 @@ class Pipeline:
             if refined is not None:
                 metrics["refined"] = self._metrics(hand, refined.q, target, plan.object_poses)
             timings["metrics"] = time.perf_counter() - t
+            physics, physics_warnings = {}, []
+            if options.physics:
+                t = stage("physics")
+                physics, physics_warnings = self.physics_check(hand, q_raw, refined, result, target, plan,
+                                                               raw=options.physics_raw or refined is None)
+                timings["physics"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_start
         res = GenerationResult(instruction=instruction, hand=hand, seed=int(seed), options=options,
                                joint_names=model.joint_names, scene=scene, grounding=grounding, target=target,
                                plan=plan, tokens=np.asarray(tokens), raw=raw, refined=refined,
                                refine_result=result, metrics=metrics, timings_s=timings,
-                               warnings=list(scene.warnings) + list(plan.warnings))
+                               warnings=list(scene.warnings) + list(plan.warnings) + physics_warnings,
+                               physics=physics)
         res.energies = self.energies(res)
         return res
 
@@ -341,10 +360,54 @@ class Pipeline:
             metrics["refined"] = self._metrics(result.hand, ref.q, result.target, result.plan.object_poses)
         timings = dict(result.timings_s)
         timings["refinement"] = time.perf_counter() - t
+        # the old refined physics row describes the old trajectory: it is dropped and rerun
+        physics = {k: v for k, v in result.physics.items() if k == "raw"}
+        warnings = [w for w in result.warnings if not w.startswith("physics check")]
+        if result.options.physics:
+            t = time.perf_counter()
+            new_rows, physics_warnings = self.physics_check(result.hand, result.raw.q, refined, ref, result.target,
+                                                            result.plan, raw=False)
+            physics.update(new_rows)
+            warnings += physics_warnings
+            timings["physics"] = time.perf_counter() - t
         new = replace(result, refined=refined, refine_result=ref, metrics=metrics, timings_s=timings,
+                      physics=physics, warnings=warnings,
                       options=replace(result.options, refine=True, refine_config=config))
         new.energies = self.energies(new)
         return new
+
+    @staticmethod
+    def physics_check(hand: str, q_raw: np.ndarray, refined: Trajectory | None, refine_result,
+                      target: TargetObject, plan, *, raw: bool = False) -> tuple[dict, list[str]]:
+        """Execution checks (:func:`unihm_core.sim.execution.execution_check`) of the refined
+        trajectory (and of the raw one with ``raw``) on the target's convex hull along the plan.
+
+        Returns ``({"raw" | "refined": ExecutionReport}, warnings)``; when SAPIEN cannot start,
+        no rows and one warning saying why.
+        """
+        import trimesh
+
+        from unihm_core.errors import RenderError
+        from unihm_core.sim.execution import execution_check, symmetry_of
+
+        variants = []
+        if raw or refined is None:
+            variants.append(("raw", q_raw, None))
+        if refined is not None:
+            variants.append(("refined", refined.q, getattr(refine_result, "schedule", None)))
+        mesh = trimesh.Trimesh(target.points).convex_hull
+        out = {}
+        try:
+            for name, q, schedule in variants:
+                out[name] = execution_check(hand, q, mesh, plan.object_poses, plan.task, schedule=schedule,
+                                            symmetry=symmetry_of(target.shape))
+        except RenderError as exc:
+            return {}, [f"physics check skipped: {exc}"]
+        warnings = []
+        if "refined" in out and not out["refined"].success:
+            warnings.append(f"physics check: the refined motion does not achieve the task in simulation "
+                            f"({out['refined'].reason})")
+        return out, warnings
 
     @staticmethod
     def energies(result: GenerationResult) -> dict:

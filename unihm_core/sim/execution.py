@@ -226,6 +226,7 @@ class ExecutionReport:
         object_poses: ``(T, 4, 4)`` simulated object (moving-part) poses.
         joint_values: ``(T,)`` simulated joint values (articulated), else None.
         q_targets: ``(T, D)`` the drive targets used (the trajectory with the squeeze).
+        hand_q: ``(T, D)`` the simulated hand's state at each frame (what the PD drives reached).
         disturbance: None (not run / not applicable) or ``{"held": bool, "directions":
             {name: [displacement m, rotation deg]}}``.
         timings: ``"simulate_s"``, ``"disturbance_s"``, ``"total_s"``.
@@ -249,6 +250,7 @@ class ExecutionReport:
     object_poses: np.ndarray
     joint_values: np.ndarray | None
     q_targets: np.ndarray
+    hand_q: np.ndarray
     disturbance: dict | None = None
     timings: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -633,11 +635,14 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
     full = model.expand(targets)[:, index]
     art.set_qpos(model.expand(q[:1])[0, index].astype(np.float32))
     hand_links = {link.entity.name for link in art.links}
+    active = [j.name for j in joints]
+    state_cols = [active.index(n) for n in model.joint_names]  # state coordinates among the drives
 
     sim_poses = np.empty((T, 4, 4))
     speeds = np.zeros(T)
     pen = np.zeros(T)
     sim_jv = np.empty(T) if obj_art is not None else None
+    hand_q = np.empty((T, model.dof))
     snapshot = None
     prev = _matrix(obj_pose())[:3, 3]
     for t in range(T):
@@ -650,6 +655,7 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
         speeds[t] = max(float(np.linalg.norm(body.linear_velocity)), float(np.linalg.norm(p - prev)) * fps)
         prev = p
         pen[t] = _hand_penetration(scene, hand_links)
+        hand_q[t] = art.get_qpos()[state_cols]
         if sim_jv is not None:
             sim_jv[t] = float(obj_art.get_qpos()[0])
         if t == grasp and family == "carried" and config.disturbance and obj_art is None:
@@ -680,7 +686,7 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
     k = int(np.argmax(pen))
     return ExecutionReport(failure is None, failure, reason, failed_at, task, family, phases, grasp, pos_err,
                            rot_err, float(speeds.max()), float(pen.max()), k if pen[k] > 0 else None, travel,
-                           sim_poses, sim_jv, targets, disturbance, timings, tuple(notes))
+                           sim_poses, sim_jv, targets, hand_q, disturbance, timings, tuple(notes))
 
 
 @dataclass(frozen=True)

@@ -71,13 +71,15 @@ class TrajectoryVideoRenderer:
     def frames(self, hand: str, q_raw: np.ndarray, q_refined: np.ndarray | None, object_mesh,
                object_poses: np.ndarray, camera_extrinsics: np.ndarray | None = None,
                contact_energy_raw: np.ndarray | None = None,
-               contact_energy_refined: np.ndarray | None = None, stride: int = 1) -> list[np.ndarray]:
-        """The grid frames; ``contact_energy_*`` are ``(T, F)`` per-fingertip energies."""
+               contact_energy_refined: np.ndarray | None = None, stride: int = 1,
+               names: tuple[str, str] = ("raw", "refined")) -> list[np.ndarray]:
+        """The grid frames; ``contact_energy_*`` are ``(T, F)`` per-fingertip energies; ``names``
+        label the two columns (e.g. ``("simulated", ...)`` for a physics replay)."""
         model = load_hand(hand)
         r = self.renderer
-        variants = [("raw", np.asarray(q_raw, float), contact_energy_raw)]
+        variants = [(names[0], np.asarray(q_raw, float), contact_energy_raw)]
         if q_refined is not None:
-            variants.append(("refined", np.asarray(q_refined, float), contact_energy_refined))
+            variants.append((names[1], np.asarray(q_refined, float), contact_energy_refined))
         centre = object_poses[0, :3, 3] + np.array([0.0, 0.0, 0.05])
         if camera_extrinsics is not None:
             front = opencv_to_sapien_camera(camera_extrinsics)
