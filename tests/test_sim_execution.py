@@ -275,3 +275,33 @@ def test_config_and_input_validation(ex):
         ex.execution_check("allegro", q, box, np.tile(np.eye(4), (3, 1, 1)), "grab")
     assert ex.task_family("pick_place") == "carried" and ex.task_family("push") == "slid"
     assert ex.task_family("open") == "articulated"
+
+
+def test_mimic_hand_tracks_a_free_closing_motion(ex):
+    """Inspire's mimic joints are driven, not tendon-coupled: a free closing motion tracks (no blow-up)."""
+    hand = load_hand("inspire")
+    a = preset_pose(hand, "open", wrist=np.array([0.0, 0.0, 0.3, 0.0, 0.0, 0.0]))
+    b = preset_pose(hand, "power grasp", wrist=np.array([0.0, 0.0, 0.3, 0.0, 0.0, 0.0]))
+    q = _ease(a, b, 30)
+    far = np.tile(np.eye(4), (30, 1, 1))
+    far[:, 0, 3] = 2.0
+    rep = ex.execution_check("inspire", q, trimesh.creation.box((0.04, 0.04, 0.04)), far, "grab")
+    assert rep.hand_tracking_error < 0.02, rep.to_dict()
+    assert rep.success and rep.grasp_frame is None  # nothing planned to move, nothing moved
+    assert np.abs(rep.hand_q - q).max() < 0.2
+
+
+def test_untouched_object_fails_a_lift_and_passes_a_rest(ex):
+    hand = load_hand("inspire")
+    q = np.tile(preset_pose(hand, "open", wrist=np.array([-0.3, 0.0, 0.3, 0.0, 0.0, 0.0])), (40, 1))
+    box = trimesh.creation.box((0.05, 0.05, 0.08))
+    box.apply_translation((0, 0, 0.04))
+    lift = np.tile(np.eye(4), (40, 1, 1))
+    lift[:, 0, 3] = 0.3
+    lift[10:, 2, 3] = np.linspace(0, 0.15, 30)
+    rep = ex.execution_check("inspire", q, box, lift, "grab")
+    assert rep.failure == "never_moved" and rep.position_error.max() > 0.1, rep.to_dict()
+    rest = lift.copy()
+    rest[:, 2, 3] = 0.0
+    rep = ex.execution_check("inspire", q, box, rest, "grab")
+    assert rep.success and rep.position_error[-1] < 0.005

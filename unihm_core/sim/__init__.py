@@ -1,4 +1,4 @@
-"""SAPIEN adapter: Vulkan device selection, offscreen rendering, physics check.
+"""SAPIEN adapter: Vulkan device selection, offscreen rendering, the execution check.
 
 Nothing here imports SAPIEN at package import time; call :func:`import_sapien` (or the
 rendering functions) to load it, which first selects a Vulkan driver.

@@ -79,7 +79,7 @@ import numpy as np
 
 from unihm_core.errors import ConfigError, InputError
 from unihm_core.hands import load_hand
-from unihm_core.sim.physics import _build_hand, _matrix, _pose
+from unihm_core.sim.driven_hand import build_driven_hand, pose_matrix, sapien_pose
 from unihm_core.sim.vulkan import import_sapien
 
 CARRIED_TASKS = ("grab", "pick_place", "handover", "pour", "rotate")
@@ -227,6 +227,8 @@ class ExecutionReport:
         joint_values: ``(T,)`` simulated joint values (articulated), else None.
         q_targets: ``(T, D)`` the drive targets used (the trajectory with the squeeze).
         hand_q: ``(T, D)`` the simulated hand's state at each frame (what the PD drives reached).
+        hand_tracking_error: max over frames and fingertips of the simulated fingertip's distance
+            from its drive target's [m] (large = the hand was blocked or pushed, or unstable).
         disturbance: None (not run / not applicable) or ``{"held": bool, "directions":
             {name: [displacement m, rotation deg]}}``.
         timings: ``"simulate_s"``, ``"disturbance_s"``, ``"total_s"``.
@@ -251,6 +253,7 @@ class ExecutionReport:
     joint_values: np.ndarray | None
     q_targets: np.ndarray
     hand_q: np.ndarray
+    hand_tracking_error: float = 0.0
     disturbance: dict | None = None
     timings: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -269,6 +272,7 @@ class ExecutionReport:
                "max_object_speed_m_s": round(self.max_speed, 3),
                "max_link_penetration_mm": round(1000.0 * self.max_link_penetration, 2),
                "penetration_frame": self.penetration_frame,
+               "hand_tracking_error_m": round(self.hand_tracking_error, 4),
                "joint_travel_fraction": None if self.joint_travel_fraction is None
                else round(self.joint_travel_fraction, 3),
                "disturbance": self.disturbance,
@@ -609,7 +613,7 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
                                    friction=config.joint_friction, damping=config.joint_damping)
         _add_hulls(child, moving_hulls, material, config.density, tmp)
         obj_art = ab.build(fix_root_link=True)
-        obj_art.set_root_pose(_pose(sapien, base))
+        obj_art.set_root_pose(sapien_pose(sapien, base))
         obj_art.set_qpos(np.array([jv[0]], np.float32))
         obj_art.set_solver_position_iterations(config.position_iterations)
         obj_art.set_solver_velocity_iterations(config.velocity_iterations)
@@ -621,14 +625,13 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
         b = scene.create_actor_builder()
         _add_hulls(b, contact_hulls, material, config.density, tmp)
         obj = b.build(name="object")
-        obj.set_pose(_pose(sapien, poses[0]))
+        obj.set_pose(sapien_pose(sapien, poses[0]))
         body = obj.find_component_by_type(sapien.physx.PhysxRigidDynamicComponent)
         body.set_solver_position_iterations(config.position_iterations)
         body.set_solver_velocity_iterations(config.velocity_iterations)
         obj_pose = lambda: obj.pose  # noqa: E731
     tmpdir.cleanup()
-    hand_cfg = _HandGains(config)
-    art = _build_hand(sapien, scene, hand, hand_cfg, material)
+    art = build_driven_hand(sapien, scene, hand, config, material)
     joints = art.get_active_joints()
     pin_names = list(model.model.names)
     index = [model.model.joints[pin_names.index(j.name)].idx_q for j in joints]
@@ -644,13 +647,13 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
     sim_jv = np.empty(T) if obj_art is not None else None
     hand_q = np.empty((T, model.dof))
     snapshot = None
-    prev = _matrix(obj_pose())[:3, 3]
+    prev = pose_matrix(obj_pose())[:3, 3]
     for t in range(T):
         for j, target in zip(joints, full[t]):
             j.set_drive_target(float(target))
         for _ in range(config.substeps):
             scene.step()
-        sim_poses[t] = _matrix(obj_pose())
+        sim_poses[t] = pose_matrix(obj_pose())
         p = sim_poses[t, :3, 3]
         speeds[t] = max(float(np.linalg.norm(body.linear_velocity)), float(np.linalg.norm(p - prev)) * fps)
         prev = p
@@ -684,33 +687,11 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
     pos_err = np.linalg.norm(sim_poses[:, :3, 3] - poses[:, :3, 3], axis=1)
     rot_err = _angle_deg(sim_poses[:, :3, :3], poses[:, :3, :3], symmetry)
     k = int(np.argmax(pen))
+    tips_sim = model.fingertip_positions(model.clamp(hand_q))
+    tip_err = float(np.linalg.norm(tips_sim - model.fingertip_positions(targets), axis=-1).max())
     return ExecutionReport(failure is None, failure, reason, failed_at, task, family, phases, grasp, pos_err,
                            rot_err, float(speeds.max()), float(pen.max()), k if pen[k] > 0 else None, travel,
-                           sim_poses, sim_jv, targets, hand_q, disturbance, timings, tuple(notes))
-
-
-@dataclass(frozen=True)
-class _HandGains:
-    """The fields :func:`unihm_core.sim.physics._build_hand` reads, from an ExecutionConfig."""
-
-    position_iterations: int
-    velocity_iterations: int
-    wrist_stiffness: float
-    wrist_damping: float
-    wrist_force_limit: float
-    wrist_rot_stiffness: float
-    wrist_rot_damping: float
-    wrist_torque_limit: float
-    finger_stiffness: float
-    finger_damping: float
-    finger_torque_limit: float
-    prismatic_stiffness: float
-    prismatic_damping: float
-    prismatic_force_limit: float
-
-    def __init__(self, c: ExecutionConfig):
-        for name in self.__dataclass_fields__:
-            object.__setattr__(self, name, getattr(c, name))
+                           sim_poses, sim_jv, targets, hand_q, tip_err, disturbance, timings, tuple(notes))
 
 
 def _hand_penetration(scene, hand_links: set) -> float:
@@ -734,7 +715,7 @@ def _disturb(sapien, scene, art, joints, obj, body, snapshot, fps: float, config
     force = config.disturbance_factor * mass * 9.81
     steps = max(1, int(round(config.disturbance_duration * fps * config.substeps)))
     body.set_disable_gravity(True)
-    R0 = _matrix(pose)
+    R0 = pose_matrix(pose)
     out = {}
     held = True
     for name, d in DIRECTIONS:
@@ -749,7 +730,7 @@ def _disturb(sapien, scene, art, joints, obj, body, snapshot, fps: float, config
         for _ in range(steps):
             body.add_force_torque(f, np.zeros(3, np.float32))
             scene.step()
-        M = _matrix(obj.pose)
+        M = pose_matrix(obj.pose)
         dp = float(np.linalg.norm(M[:3, 3] - R0[:3, 3]))
         ang = float(_angle_deg(M[None, :3, :3], R0[None, :3, :3])[0])
         ok = dp < config.disturbance_position_tol and ang < config.disturbance_rotation_tol_deg
