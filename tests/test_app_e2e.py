@@ -68,7 +68,7 @@ def test_gradio_client_generate_and_download(app_url):
         handle_file(str(EXAMPLE / "color.png")), handle_file(str(EXAMPLE / "depth.png")),
         (EXAMPLE / "camera.json").read_text(), None, json.loads((EXAMPLE / "example.json").read_text())["instruction"],
         "allegro", 0, 0.7, 0.95, True, False, 1000.0, 1.0, 1.0, 1.0, api_name="/generate")
-    files = result[11]
+    files = result[13]  # outputs: ..., metrics, timings, physics, files, state
     paths = [f if isinstance(f, str) else f.get("path") for f in files]
     names = {Path(p).name for p in paths}
     assert {"trajectory.json", "trajectory.npz", "trajectory.csv", "meta.json", "report.json"} <= names

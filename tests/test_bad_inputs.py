@@ -109,7 +109,7 @@ def test_millimetres_in_float_npy_are_converted_with_a_warning(generate, out_dir
     "detect and say which was assumed"); the Perception tab says so, and one complete run is kept."""
     depth = npy(tmp_path / "depth.npy", example_depth_mm().astype(np.float32))
     outputs = submit(generate, tmp_path, depth=depth)
-    explanation, result, files = outputs[2], outputs[-1], outputs[11]
+    explanation, result, files = outputs[2], outputs[-1], outputs[13]
     assert "Warnings" in explanation and "assumed millimetres" in explanation
     assert result.scene.summary()["camera"]["depth_units_assumed"].startswith("millimetres")
     runs = list(out_dir.glob("*/run_*"))
