@@ -12,7 +12,7 @@ from app.rendering import get_renderer
 from app.server import serve
 from app.ui import build_demo
 from unihm_core import UniHMError
-from unihm_core.refine.compiled import warm_up as warm_up_refinement
+from unihm_core.refine.warmup import warm_up as warm_up_refinement
 
 
 def main() -> None:

@@ -189,7 +189,9 @@ def make_generate(pipeline_provider):
 
 
 def refine_config(lambda_c: float, gen_scale: float, vel_scale: float, acc_scale: float):
-    """The default refinement configuration with λ_c set and the prior weights scaled."""
+    """The default refinement configuration with λ_c set and the prior weights scaled. The default
+    energy is the whole-hand one, whose fingertip contact weight ``w_touch`` scales with λ_c / 1000
+    (1000 is Algorithm 1's default λ_c)."""
     from dataclasses import replace
 
     from unihm_core.refine import RefineConfig
@@ -201,7 +203,10 @@ def refine_config(lambda_c: float, gen_scale: float, vel_scale: float, acc_scale
             raise UniHMError(f"weight scales must be positive numbers, got {s}")
         return tuple(float(x) * s for x in w) if isinstance(w, tuple) else float(w) * s
 
-    return replace(base, lambda_c=float(lambda_c), w_gen=scaled(base.w_gen, gen_scale),
+    if not (isinstance(lambda_c, (int, float)) and np.isfinite(lambda_c) and lambda_c > 0):
+        raise UniHMError(f"contact strength λ_c must be a positive number, got {lambda_c}")
+    return replace(base, lambda_c=float(lambda_c), w_touch=base.w_touch * float(lambda_c) / 1000.0,
+                   w_gen=scaled(base.w_gen, gen_scale),
                    w_vel=scaled(base.w_vel, vel_scale), w_acc=scaled(base.w_acc, acc_scale))
 
 
@@ -277,7 +282,8 @@ def create_generate_tab(pipeline_provider) -> None:
                     top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="top-p")
                     refine = gr.Checkbox(value=True, label="Physics-guided refinement")
                     render = gr.Checkbox(value=True, label="Render video (SAPIEN)")
-                    lambda_c = gr.Number(value=1000.0, label="Contact strength λ_c (Eq. 13)")
+                    lambda_c = gr.Number(value=1000.0,
+                                         label="Contact strength λ_c (Eq. 13; scales the whole-hand contact weight)")
                     w_gen = gr.Number(value=1.0, label="Scale of W_gen, generative prior (Eq. 14)")
                     w_vel = gr.Number(value=1.0, label="Scale of W_vel, velocity prior (Eq. 15)")
                     w_acc = gr.Number(value=1.0, label="Scale of W_acc, acceleration prior (Eq. 15)")

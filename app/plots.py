@@ -82,7 +82,8 @@ def plan_figure(result) -> go.Figure:
 
 def energy_figure(result) -> go.Figure:
     """Contact energy per fingertip over time (raw dashed, refined solid) and the refined
-    energy terms (contact, generative, velocity, acceleration)."""
+    energy terms (contact, generative, velocity, acceleration; with the whole-hand energy also
+    link penetration, table, clearance, grip and hold)."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("contact energy per fingertip", "energy terms (refined)"))
     e = result.energies
@@ -97,8 +98,11 @@ def energy_figure(result) -> go.Figure:
         col = palette[f % len(palette)]
         fig.add_trace(go.Scatter(y=raw_c[:, f], name=f"{name} raw", line=dict(color=col, dash="dash")), 1, 1)
         fig.add_trace(go.Scatter(y=ref_c[:, f], name=f"{name} refined", line=dict(color=col)), 1, 1)
-    for term, col in (("contact_total", "#d62728"), ("gen", "#2ca02c"), ("vel", "#9467bd"), ("acc", "#8c564b")):
-        fig.add_trace(go.Scatter(y=e["refined"][term], name=term, line=dict(color=col)), 2, 1)
+    for term, col in (("contact_total", "#d62728"), ("gen", "#2ca02c"), ("vel", "#9467bd"), ("acc", "#8c564b"),
+                      ("penetration", "#e377c2"), ("table", "#7f7f7f"), ("clearance", "#bcbd22"),
+                      ("grip", "#17becf"), ("hold", "#aec7e8")):
+        if term in e["refined"]:  # the last five: the whole-hand energy's link and grasp terms
+            fig.add_trace(go.Scatter(y=e["refined"][term], name=term, line=dict(color=col)), 2, 1)
     fig.add_trace(go.Scatter(y=e["raw"]["total"], name="total before refinement", line=dict(color="black", dash="dot")),
                   2, 1)
     fig.update_yaxes(type="log", row=1, col=1)

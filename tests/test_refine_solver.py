@@ -8,10 +8,22 @@ import pytest
 
 from unihm_core.errors import InputError
 from unihm_core.hands import HAND_NAMES, load_hand
-from unihm_core.refine import (CONVERGED, HIT_CAP, ObjectSurface, RefineConfig, contact_terms, history,
-                               prior_energies, prior_weights, refine)
+from unihm_core.refine import (CONVERGED, HIT_CAP, ObjectSurface, contact_terms, history,
+                               prior_energies, prior_weights)
 from unihm_core.refine.fingertips import FingertipKinematics
 from unihm_core.refine.synthetic import Primitive, fit_primitive, grasp_pose, lift_scene
+
+from unihm_core.refine import RefineConfig as _RefineConfig
+from unihm_core.refine import refine as _refine
+
+
+def RefineConfig(**kw):  # noqa: N802 -- these tests are about Algorithm 1, the paper's energy
+    return _RefineConfig(**{"energy": "paper", **kw})
+
+
+def refine(*args, config=None, **kw):
+    """Algorithm 1 (``energy="paper"``) unless a test passes its own config."""
+    return _refine(*args, config=config if config is not None else RefineConfig(), **kw)
 
 
 @pytest.fixture(scope="module")

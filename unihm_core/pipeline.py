@@ -421,7 +421,11 @@ class Pipeline:
             # the refinement's contact term: attraction only where contact is scheduled
             mask = np.asarray(r.schedule.mask, bool)
             d, c = r.initial_distances, r.config
-            raw_contact = c.lambda_c * np.where(mask, kernel(d, c.alpha, c.k), kernel(d, c.alpha, c.k, attract=False))
+            if r.whole_hand is not None:  # the whole-hand energy's fingertip terms at the generated trajectory
+                raw_contact = np.asarray(r.whole_hand["initial_contact"])
+            else:
+                raw_contact = c.lambda_c * np.where(mask, kernel(d, c.alpha, c.k),
+                                                    kernel(d, c.alpha, c.k, attract=False))
             out["raw"] = {"contact": np.asarray(raw_contact).round(8).tolist(),
                           "contact_total": np.asarray(raw_contact).sum(1).round(8).tolist(),
                           "total": np.asarray(r.energies["initial_total"]).round(8).tolist()}

@@ -65,8 +65,8 @@ bodies take their arguments (``perf``: about 14 % of a Panda gripper refinement'
 
 Compilation. The functions are compiled on first use and cached on disk next to this file
 (numba ``cache=True``), so only the first call on a machine pays for compilation (about 50 s
-here, most of it for the inlined frame loop); :func:`warm_up` does it ahead of time (the app
-calls it at start-up).
+here, most of it for the inlined frame loop); :func:`unihm_core.refine.warmup.warm_up` does it
+ahead of time (the app calls it at start-up).
 """
 
 from __future__ import annotations
@@ -148,8 +148,12 @@ class Chain(NamedTuple):
 _AXES = {"RX": (0, False), "RY": (1, False), "RZ": (2, False), "PX": (0, True), "PY": (1, True), "PZ": (2, True)}
 
 
-def chain_from_hand(hand) -> Chain:
-    """Read :class:`Chain` off ``hand.model`` (pinocchio) and ``hand.mimic_map``."""
+def chain_from_hand(hand, frames=None) -> Chain:
+    """Read :class:`Chain` off ``hand.model`` (pinocchio) and ``hand.mimic_map``.
+
+    ``frames``: the points the chain's "fingertips" stand for, as ``[(link name, offset (3,) in
+    that link's frame), ...]``; the hand's fingertip frames when None (the whole-hand refinement
+    passes its link spheres, :mod:`unihm_core.refine.hand_spheres`)."""
     m = hand.model
     A, b = hand.mimic_map
     nj = m.njoints
@@ -182,15 +186,18 @@ def chain_from_hand(hand) -> Chain:
         if len(nz) != 1:
             raise ValueError(f"hand {hand.name!r}: joint {m.names[j]!r} is driven by {len(nz)} state coordinates")
         src[j], mult[j], off[j] = nz[0], row[nz[0]], b[jm.idx_q]
-    F = len(hand.fingertip_links)
+    if frames is None:
+        frames = [(name, np.zeros(3)) for name in hand.fingertip_links]
+    F = len(frames)
     tip_joint = np.zeros(F, np.int64)
     tip_R = np.zeros((F, 3, 3))
     tip_p = np.zeros((F, 3))
     support = np.full((F, nj), -1, np.int64)
-    for f, name in enumerate(hand.fingertip_links):
+    for f, (name, offset) in enumerate(frames):
         frame = m.frames[m.getFrameId(name)]
         tip_joint[f] = frame.parentJoint
-        tip_R[f], tip_p[f] = frame.placement.rotation, frame.placement.translation
+        R = frame.placement.rotation
+        tip_R[f], tip_p[f] = R, frame.placement.translation + R @ np.asarray(offset, float)
         chain, j = [], int(frame.parentJoint)
         while j > 0:
             chain.append(j)
@@ -432,7 +439,7 @@ def _plain(x, dtype=float) -> np.ndarray:
 
     numba compiles one version of a function per argument type, and the type includes the
     layout and the read-only flag: handing every call the same kind of array keeps it to the
-    one version that :func:`warm_up` compiled ahead of time."""
+    one version that :func:`unihm_core.refine.warmup.warm_up` compiled ahead of time."""
     return np.require(x, dtype, ["C", "W"])
 
 
@@ -1026,18 +1033,4 @@ def refine_frames(q_gen, q_init, poses, mask, ch, tree, planes, cp, lm, restart,
         e_prior[t, 0], e_prior[t, 1], e_prior[t, 2] = _prior_terms(q_best, qg, q1, q2, Wg, Wv, Wa, w.e,
                                                                    lm.hp_diagonal)
     return q_opt, status, iters, e_contact, e_ctot, e_prior, e_init, dist, dist0, trace
-
-
-def warm_up() -> None:
-    """Compile (or load from the on-disk cache) every function on a tiny problem."""
-    from unihm_core.hands import load_hand  # noqa: PLC0415
-    from unihm_core.refine.solver import refine  # noqa: PLC0415
-    from unihm_core.refine.synthetic import sphere_cloud  # noqa: PLC0415
-
-    hand = load_hand("panda_gripper")
-    pts, nrm = sphere_cloud(0.03, 64, np.random.default_rng(0))
-    q = np.repeat(hand.zero()[None], 3, 0)
-    poses = np.repeat(np.eye(4)[None], 3, 0)
-    poses[2, 2, 3] = 0.01  # the object moves: the contact schedule's nearest-point test is compiled too
-    refine(hand, q, pts, poses, normals=nrm, backend="compiled")
 

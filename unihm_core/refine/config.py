@@ -23,6 +23,7 @@ from typing import Literal
 from unihm_core.errors import ConfigError
 
 ContactModel = Literal["kernel", "euclidean"]
+Energy = Literal["whole_hand", "paper"]
 
 
 def _group(name: str, value) -> tuple[float, float, float]:
@@ -77,6 +78,21 @@ class RefineConfig:
             stops moving.
         contact_radius: a fingertip takes part in a contact phase when it lies within this
             distance [m] of the object surface at the phase's first moving frame.
+        energy: ``"whole_hand"`` (the default: every link against object and table, grip,
+            approach clearance and hold, one Gauss-Newton problem over the trajectory,
+            :mod:`unihm_core.refine.whole_hand`) or ``"paper"`` (Algorithm 1 as printed: fingertip
+            contact and the priors, frame by frame; the Table 4 ablation).
+        w_touch: whole-hand contact weight [1/m^2]: a scheduled fingertip's surface onto the object.
+        w_penetration: every link sphere's penetration into the object [1/m^2].
+        w_table: every link sphere's penetration into the table z = 0 [1/m^2].
+        w_clearance, clearance: clearance weight [1/m^2] and margin [m] every link keeps from the
+            object outside the contact windows (shrinking to zero over the close phase, where the
+            scheduled fingertips close with it, growing back over the release).
+        w_grip: weight of the net wrench of unit squeezing forces at grasp frames (unitless).
+        w_hold: a scheduled fingertip's displacement over the object between frames [1/m^2].
+        wh_smoothing: the whole-hand problem's ``W_vel`` and ``W_acc`` are these times the paper's.
+        wh_max_iters: Levenberg-Marquardt iterations of the whole-hand problem.
+        wh_lambda0: its initial damping (relative to the matrix diagonal).
     """
 
     lambda_c: float = 1000.0
@@ -101,13 +117,25 @@ class RefineConfig:
     lead_in: int = 6
     lead_out: int = 6
     contact_radius: float = 0.03
+    energy: Energy = "whole_hand"
+    w_touch: float = 1.0e4
+    w_penetration: float = 1.0e5
+    w_table: float = 1.0e5
+    w_clearance: float = 1.0e4
+    clearance: float = 0.015
+    w_grip: float = 1.0
+    w_hold: float = 1.0e4
+    wh_smoothing: float = 10.0
+    wh_max_iters: int = 30
+    wh_lambda0: float = 1e-3
 
     def __post_init__(self) -> None:
         for name in ("w_gen", "w_vel", "w_acc"):
             object.__setattr__(self, name, _group(name, getattr(self, name)))
         positive = ("lambda_c", "alpha", "k", "eps", "lambda_max", "step_tol", "motion_trans_tol",
-                    "motion_rot_tol", "contact_radius")
-        nonneg = ("lambda0", "energy_rtol", "energy_atol")
+                    "motion_rot_tol", "contact_radius", "wh_lambda0", "wh_smoothing")
+        nonneg = ("lambda0", "energy_rtol", "energy_atol", "w_touch", "w_penetration", "w_table", "w_clearance",
+                  "clearance", "w_grip", "w_hold")
         for f in fields(self):
             v = getattr(self, f.name)
             if f.name in positive + nonneg + ("lambda_up", "lambda_down"):
@@ -127,11 +155,14 @@ class RefineConfig:
             raise ConfigError(f"RefineConfig.lambda_down={self.lambda_down} must lie in (0, 1).")
         if self.lambda_max <= self.lambda0:
             raise ConfigError(f"RefineConfig.lambda_max={self.lambda_max} must exceed lambda0={self.lambda0}.")
-        for name in ("max_iters", "lead_in", "lead_out"):
+        for name in ("max_iters", "lead_in", "lead_out", "wh_max_iters"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name == "max_iters" else 0):
-                raise ConfigError(f"RefineConfig.{name}={v!r} must be an integer "
-                                  f"{'>= 1' if name == 'max_iters' else '>= 0'}.")
+            least = 1 if name in ("max_iters", "wh_max_iters") else 0
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                raise ConfigError(f"RefineConfig.{name}={v!r} must be an integer >= {least}.")
+        if self.energy not in ("whole_hand", "paper"):
+            raise ConfigError(f"RefineConfig.energy={self.energy!r}: choose 'whole_hand' (every link, grip, "
+                              "clearance; the default) or 'paper' (Algorithm 1 as printed).")
         if not isinstance(self.restart_from_previous, bool):
             raise ConfigError(f"RefineConfig.restart_from_previous={self.restart_from_previous!r} must be "
                               "True or False.")

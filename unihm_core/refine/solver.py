@@ -103,6 +103,12 @@ class RefineResult:
             row per linear solve, the start from q_t^gen first; else None.
         iterations: ``(T,)`` linear solves per frame, both starts together (``max_iters``
             caps each start).
+        whole_hand: with ``energy="whole_hand"``: per-frame arrays ``"link_penetration"`` (deepest
+            link sphere inside the object [m]), ``"table_penetration"``, ``"grip"`` (the grip
+            term's energy) and the solve's ``"iterations"``, ``"status"``, ``"time_s"``; None for
+            Algorithm 1. For this energy ``distances`` are the fingertip spheres' surface gaps,
+            ``status``/``iterations`` repeat the trajectory-level solve's, and ``energies`` also
+            hold every whole-hand term per frame (:data:`unihm_core.refine.whole_hand.TERMS`).
     """
 
     q: np.ndarray
@@ -119,6 +125,7 @@ class RefineResult:
     normals_source: str = "given"
     config: RefineConfig = field(default_factory=RefineConfig)
     trace: list | None = None
+    whole_hand: dict | None = None
 
     @property
     def converged(self) -> np.ndarray:
@@ -222,11 +229,14 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
     t_start = time.perf_counter()
     if backend not in ("auto", "compiled", "python"):
         raise InputError(f"backend={backend!r}: choose 'auto', 'compiled' or 'python'.")
+    cfg = config if config is not None else RefineConfig()
+    if cfg.energy == "whole_hand" and kinematics is not None:
+        raise InputError("a custom `kinematics` callable drives Algorithm 1 only; pass "
+                         "config=RefineConfig(energy='paper') with it.")
     if backend == "compiled" and kinematics is not None:
         raise InputError("backend='compiled' runs the hand's own kinematics; a custom `kinematics` "
                          "callable needs backend='python' (or 'auto').")
     compiled = backend == "compiled" or (backend == "auto" and kinematics is None)
-    cfg = config if config is not None else RefineConfig()
     if isinstance(hand, str):
         from unihm_core.hands import new_hand_model  # noqa: PLC0415
 
@@ -280,6 +290,8 @@ def refine(hand, q_gen: np.ndarray, surface: ObjectSurface | np.ndarray, object_
     pq = _prior_quadratic(W)
     Hp, M1, Ma, lam_floor = pq.Hp, pq.M1, pq.Ma, pq.lam_floor
     m_gen = q_gen @ pq.G.T  # (T, D), every frame at once
+    if cfg.energy == "whole_hand":
+        return _refine_whole_hand(hand, cfg, W, q_gen, q_init, poses, surface, sched, t_start, t_setup)
     if compiled:
         return _refine_compiled(cc, chain, hand, cfg, pq, q_gen, q_init, poses, surface, sched, S0, J0,
                                 m_gen, trace, t_start, t_setup)
@@ -466,3 +478,29 @@ def _refine_compiled(cc, chain, hand, cfg: RefineConfig, pq: _PriorQuadratic, q_
     return RefineResult(q_opt, q_gen, tuple(hand.joint_names), tuple(hand.fingertip_links), energies, dist,
                         dist0, sched, np.asarray(cc.STATUS_NAMES, "<U9")[status], iters, timings,
                         surface.normals_source, cfg, traces)
+
+
+def _refine_whole_hand(hand, cfg: RefineConfig, W: PriorWeights, q_gen, q_init, poses, surface, sched,
+                       t_start, t_setup) -> RefineResult:
+    """:func:`refine` with ``energy="whole_hand"`` (:mod:`unihm_core.refine.whole_hand`)."""
+    from unihm_core.refine.whole_hand import refine_whole_hand  # noqa: PLC0415
+
+    T = len(q_gen)
+    wh = refine_whole_hand(hand, q_gen, q_init, surface, poses, sched, cfg, W)
+    dist, gap0 = wh.gap[:, wh.tip_sphere], wh.initial_gap[:, wh.tip_sphere]
+    e_contact = wh.tip_energy
+    # the whole-hand terms and the priors (W_vel, W_acc times wh_smoothing) per frame, the fingertip
+    # share of contact and penetration per fingertip
+    energies = {**wh.energies, "contact": e_contact, "contact_total": e_contact.sum(1),
+                "total": sum(wh.energies.values()), "initial_total": wh.initial_per_frame}
+    status = np.full(T, wh.status, "<U9")
+    iters = np.full(T, wh.iterations)
+    timings = {"total_s": time.perf_counter() - t_start, "setup_s": t_setup,
+               "frames_s": np.full(T, wh.time_s / T), "backend": "whole_hand"}
+    summary = {"link_penetration": np.maximum(-wh.gap, 0.0).max(1),
+               "table_penetration": np.maximum(-wh.table_gap, 0.0).max(1), "grip": wh.energies["grip"],
+               "initial_contact": wh.initial_tip_energy, "iterations": wh.iterations, "status": wh.status,
+               "time_s": wh.time_s}
+    return RefineResult(wh.q, q_gen, tuple(hand.joint_names), tuple(hand.fingertip_links), energies, dist,
+                        gap0, sched, status, iters, timings, surface.normals_source, cfg, None, summary)
+

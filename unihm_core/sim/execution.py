@@ -330,8 +330,10 @@ def squeeze_targets(model, q: np.ndarray, object_poses: np.ndarray, points: np.n
     """Drive targets ``(T, D)``: ``q`` with the scheduled fingertips pressed past the surface.
 
     For frame ``t`` with ``weights[t] > 0``, each fingertip ``f`` with ``mask[t, f]`` gets the
-    target ``p - depth n`` (``p`` its nearest surface point, ``n`` the outward normal, both
-    moved by ``object_poses[t]``), blended with its current position by ``weights[t]``; the
+    target ``p + (rho - depth) n`` (``p`` its nearest surface point, ``n`` the outward normal, both
+    moved by ``object_poses[t]``; ``rho`` the fingertip sphere's radius, the hand's
+    ``link_radius``, so that the fingertip's *surface* is pressed ``depth`` past the object's),
+    blended with its current position by ``weights[t]``; the
     finger joints (not the wrist) follow by ``iterations`` damped least-squares steps
     ``dq = J^T (J J^T + damping^2 I)^-1 dx`` on the fingertip Jacobians, within the joint limits.
 
@@ -349,12 +351,13 @@ def squeeze_targets(model, q: np.ndarray, object_poses: np.ndarray, points: np.n
         return out
     tree = cKDTree(points)
     nw = model.n_wrist
+    radius = float(model.spec.link_radius)  # fingertip frames are the centres of spheres of this radius
     for t in np.flatnonzero((weights > 0) & mask.any(1)):
         rows = np.flatnonzero(mask[t])
         R, p0 = object_poses[t, :3, :3], object_poses[t, :3, 3]
         tips = model.fingertip_positions(out[t])[rows]
         _, j = tree.query((tips - p0) @ R)
-        goal_obj = points[j] - depth * normals[j]
+        goal_obj = points[j] + (radius - depth) * normals[j]  # the fingertip sphere's surface `depth` inside
         goal = tips + weights[t] * (goal_obj @ R.T + p0 - tips)
         for _ in range(iterations):
             pos, J = model.fingertip_jacobians(out[t])
