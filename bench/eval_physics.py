@@ -47,12 +47,25 @@ def _energies() -> tuple[str, ...]:
     return ("paper", "whole_hand") if "energy" in names else ("paper",)
 
 
+REFINE_TIMES: dict[tuple[str, str], list[float]] = defaultdict(list)  # (energy, hand) -> seconds per trajectory
+
+
 def _refine(hand: str, q, points, normals, poses, energy: str):
     from unihm_core.refine import ObjectSurface, RefineConfig, refine
 
     cfg = RefineConfig(energy=energy) if "energy" in {f.name for f in dataclasses.fields(RefineConfig)} \
         else RefineConfig()
-    return refine(hand, q, ObjectSurface.build(points, normals), poses, config=cfg).q
+    res = refine(hand, q, ObjectSurface.build(points, normals), poses, config=cfg)
+    REFINE_TIMES[(energy, hand)].append(res.timings["total_s"])
+    return res.q
+
+
+def refine_time_lines(energies) -> list[str]:
+    lines = ["| refinement | " + " | ".join(HANDS) + " |", "|---" * (len(HANDS) + 1) + "|"]
+    for e in energies:
+        cells = [f"{1000 * np.median(REFINE_TIMES[(e, h)]):.0f}" if REFINE_TIMES[(e, h)] else "-" for h in HANDS]
+        lines.append(f"| {e} (median ms per trajectory) | " + " | ".join(cells) + " |")
+    return lines
 
 
 class Tally:
@@ -212,6 +225,7 @@ def main() -> None:
         example_rows(tally, energies)
     if tally.rows:
         lines += ["", "### Success", "", *tally.table(), "", "Failure reasons:", "", *tally.reasons()]
+        lines += ["", "Refinement time (same runs, one core, 60-90 frames):", "", *refine_time_lines(energies)]
     if "whole_hand" not in energies:
         lines += ["", "The whole-hand refinement energy is not in this checkout: only paper Algorithm 1 is measured."]
     lines += ["", "For orientation, the paper's Table 3 (UniHM on a **real robot**, unseen objects; not a simulation "

@@ -172,9 +172,17 @@ class WholeHandProblem:
         signed distance ``d`` to the object's convex hull with its gradient ``N`` (object frame)."""
         X, JX = sphere_kinematics(self.hand, Q)  # (T, S, 3), (T, S, 3, D)
         Y = np.einsum("tsi,tij->tsj", X - self.p[:, None, :], self.R)  # object frame: R^T (x - p)
-        _, idx = self.surface.query(Y)
+        dist, idx = self.surface.query(Y)
         P = self.surface.points[idx]
-        d, N = hull_distance(self.planes, Y)
+        # the hull distance only where a term can be active: fingertips, spheres within reach of the
+        # largest margin, or behind the nearest point's tangent plane (possibly inside); elsewhere the
+        # distance to the nearest point stands in (no hinge is active there; it is >= the hull distance)
+        d = dist.copy()
+        N = np.zeros_like(Y)
+        near = (dist < self.spheres.radius[None, :] + self.cfg.clearance + 0.01) | \
+            (np.einsum("tsi,tsi->ts", self.surface.normals[idx], Y - P) < 0.0)
+        near[:, self.tip_sphere] = True  # the contact term reads every fingertip's distance
+        d[near], N[near] = hull_distance(self.planes, Y[near])
         return X, JX, Y, P, N, d
 
     def evaluate(self, Q: np.ndarray, jacobians: bool = True) -> dict[str, Rows]:
@@ -185,8 +193,8 @@ class WholeHandProblem:
         gap = d - rho[None, :]
         out: dict[str, Rows] = {}
         # object-frame Jacobians of the centres, R^T JX, and of their plane distances, n^T R^T JX
-        JY = np.einsum("tij,tsid->tsjd", self.R, JX) if jacobians else None
-        Jd = np.einsum("tsj,tsjd->tsd", N, JY) if jacobians else None
+        JY = self.R.transpose(0, 2, 1)[:, None] @ JX if jacobians else None  # (T, S, 3, D)
+        Jd = (N[..., None, :] @ JY)[..., 0, :] if jacobians else None  # (T, S, D)
 
         def hinge(name, value, w, Jrow, sign):
             t, s = np.nonzero(value > 0.0)
@@ -217,41 +225,39 @@ class WholeHandProblem:
         return out
 
     def _grip(self, Y, P, d, JY, D, jacobians) -> Rows:
+        """The grip rows of every grip frame at once: 9 per frame (module docstring)."""
         frames = self.grip_frames
         if len(frames) == 0:
             return Rows(np.zeros(0), np.zeros(0, int), np.zeros((0, D)))
         sw = np.sqrt(self.cfg.w_grip)
-        r_all, J_all = [], []
-        for t in frames:
-            f = np.flatnonzero(self.mask[t])
-            s = self.tip_sphere[f]
-            a = np.full(len(f), 1.0 / len(f))
-            v = Y[t, s] - P[t, s]  # (k, 3)
-            sg = np.where(d[t, s] >= 0.0, 1.0, -1.0)
-            ell = np.sqrt((v * v).sum(1) + GRIP_DELTA ** 2)
-            u = sg[:, None] * v / ell[:, None]
-            arm = (P[t, s] - self.centroid) / self.arm
-            force = (a[:, None] * u).sum(0)
-            torque = (a[:, None] * np.cross(arm, u)).sum(0)
-            # opposition about the centroid: directions from it, smooth over faces and edges
-            w = Y[t, s] - self.centroid
-            wl = np.sqrt((w * w).sum(1) + GRIP_DELTA ** 2)
-            o = w / wl[:, None]
-            oppose = (a[:, None] * o).sum(0)
-            r_all.append(sw * np.concatenate([force, torque, oppose]))
-            if jacobians:
-                # du/dy = sign (I / ell - v v^T / ell^3); d(arm x u) = [arm]x du
-                du = sg[:, None, None] * (np.eye(3)[None] / ell[:, None, None]
-                                          - v[:, :, None] * v[:, None, :] / ell[:, None, None] ** 3)
-                dU = np.einsum("kij,kjd->kid", du, JY[t, s])  # (k, 3, D)
-                Jf = (a[:, None, None] * dU).sum(0)
-                Jt = (a[:, None, None] * np.cross(arm[:, :, None], dU, axis=1)).sum(0)
-                do = np.eye(3)[None] / wl[:, None, None] - w[:, :, None] * w[:, None, :] / wl[:, None, None] ** 3
-                Jo = (a[:, None, None] * np.einsum("kij,kjd->kid", do, JY[t, s])).sum(0)
-                J_all.append(sw * np.concatenate([Jf, Jt, Jo]))
-            else:
-                J_all.append(np.zeros((9, D)))
-        return Rows(np.concatenate(r_all), np.repeat(frames, 9), np.concatenate(J_all))
+        s = self.tip_sphere
+        m = self.mask[frames]  # (G, F) scheduled fingertips
+        a = m / m.sum(1, keepdims=True)  # equal forces: the mean over the scheduled fingertips
+        y, p = Y[frames][:, s], P[frames][:, s]  # (G, F, 3)
+        v = y - p
+        sg = np.where(d[frames][:, s] >= 0.0, 1.0, -1.0)
+        ell = np.sqrt((v * v).sum(-1) + GRIP_DELTA ** 2)
+        u = sg[..., None] * v / ell[..., None]
+        arm = (p - self.centroid) / self.arm
+        w = y - self.centroid  # opposition about the centroid: smooth over faces and edges
+        wl = np.sqrt((w * w).sum(-1) + GRIP_DELTA ** 2)
+        o = w / wl[..., None]
+        r = sw * np.concatenate([(a[..., None] * u).sum(1), (a[..., None] * np.cross(arm, u)).sum(1),
+                                 (a[..., None] * o).sum(1)], axis=1)  # (G, 9)
+        if jacobians:
+            eye = np.eye(3)
+            jy = JY[frames][:, s]  # (G, F, 3, D)
+            # du/dy = sign (I / ell - v v^T / ell^3), d(arm x u) = [arm]x du, do/dy likewise
+            du = sg[..., None, None] * (eye / ell[..., None, None] - v[..., :, None] * v[..., None, :]
+                                        / ell[..., None, None] ** 3)
+            dU = du @ jy  # (G, F, 3, D)
+            do = eye / wl[..., None, None] - w[..., :, None] * w[..., None, :] / wl[..., None, None] ** 3
+            aw = a[..., None, None]
+            J = sw * np.concatenate([(aw * dU).sum(1), (aw * np.cross(arm[..., :, None], dU, axis=-2)).sum(1),
+                                     (aw * (do @ jy)).sum(1)], axis=1)  # (G, 9, D)
+        else:
+            J = np.zeros((len(frames), 9, D))
+        return Rows(r.reshape(-1), np.repeat(frames, 9), J.reshape(-1, D))
 
 
 # ----------------------------------------------------------------------------- the solver

@@ -31,9 +31,9 @@ frames), **release** (window after it stops), **retreat** (after the window). Th
 frame* is the first moving frame of the first phase.
 
 **Squeeze** (the trick of DexGraspNet's validator): at contact frames the targets of the
-scheduled fingertips are moved ``squeeze_depth`` (5 mm) past the nearest surface point along
-the inward normal; the finger joints (not the wrist) follow by damped least squares on the
-fingertip Jacobians. A PD drive whose target lies inside the object presses with a bounded
+scheduled fingertips are moved along the inward normal of their nearest surface point until the
+fingertip sphere's surface is ``squeeze_depth`` (5 mm) past the object's (never outwards); the
+finger joints (not the wrist) follow by damped least squares on the fingertip Jacobians. A PD drive whose target lies inside the object presses with a bounded
 force (stiffness x angle error, capped by the torque limit) instead of stopping at first touch.
 The squeeze ramps in over the close phase and out over the release phase.
 
@@ -330,10 +330,11 @@ def squeeze_targets(model, q: np.ndarray, object_poses: np.ndarray, points: np.n
     """Drive targets ``(T, D)``: ``q`` with the scheduled fingertips pressed past the surface.
 
     For frame ``t`` with ``weights[t] > 0``, each fingertip ``f`` with ``mask[t, f]`` gets the
-    target ``p + (rho - depth) n`` (``p`` its nearest surface point, ``n`` the outward normal, both
-    moved by ``object_poses[t]``; ``rho`` the fingertip sphere's radius, the hand's
-    ``link_radius``, so that the fingertip's *surface* is pressed ``depth`` past the object's),
-    blended with its current position by ``weights[t]``; the
+    target moved along ``-n`` until its signed distance to the tangent plane at ``p`` is
+    ``rho - depth`` (``p`` its nearest surface point, ``n`` the outward normal, both moved by
+    ``object_poses[t]``; ``rho`` the fingertip sphere's radius, the hand's ``link_radius``, so that
+    the fingertip's *surface* is pressed ``depth`` past the object's; a fingertip already deeper is
+    left where it is), blended with its current position by ``weights[t]``; the
     finger joints (not the wrist) follow by ``iterations`` damped least-squares steps
     ``dq = J^T (J J^T + damping^2 I)^-1 dx`` on the fingertip Jacobians, within the joint limits.
 
@@ -356,9 +357,12 @@ def squeeze_targets(model, q: np.ndarray, object_poses: np.ndarray, points: np.n
         rows = np.flatnonzero(mask[t])
         R, p0 = object_poses[t, :3, :3], object_poses[t, :3, 3]
         tips = model.fingertip_positions(out[t])[rows]
-        _, j = tree.query((tips - p0) @ R)
-        goal_obj = points[j] + (radius - depth) * normals[j]  # the fingertip sphere's surface `depth` inside
-        goal = tips + weights[t] * (goal_obj @ R.T + p0 - tips)
+        local = (tips - p0) @ R
+        _, j = tree.query(local)
+        # along the normal until the fingertip sphere's surface is `depth` inside; never outwards
+        sd = np.einsum("ij,ij->i", local - points[j], normals[j])
+        push = np.maximum(sd - (radius - depth), 0.0)
+        goal = tips - weights[t] * push[:, None] * (normals[j] @ R.T)
         for _ in range(iterations):
             pos, J = model.fingertip_jacobians(out[t])
             dx = (goal - pos[rows]).reshape(-1)
