@@ -97,6 +97,50 @@ def test_every_term_jacobian_matches_finite_differences(name):
         np.testing.assert_allclose(g, fd, atol=2e-4 * scale, err_msg=f"{name}: {term}")
 
 
+@pytest.mark.parametrize("name", ["shadow", "panda_gripper", "human"])
+def test_palm_box_term_jacobian_matches_finite_differences(name):
+    """Object points inside the palm box (and inside it grown by the margin): the box at the object's
+    centre, turned a little, so that points fill it and its faces; gradient against central
+    differences as above."""
+    hand = load_hand(name)
+    hs = hand_spheres(hand)
+    box = hs.boxes[0]
+    q = hand.zero()
+    q[3:6] = (0.3, -0.2, 0.25)
+    q[6:] = 0.5 * (hand.lower[6:] + hand.upper[6:])
+    Q = np.stack([q, q + 0.001, q - 0.002])
+    from unihm_core.refine.hand_spheres import box_kinematics
+
+    centre = box_kinematics(hand, Q)[0][:, 0]  # the box centres, world
+    pts, nrm = box_cloud(0.8 * box.half[::-1], 1500, np.random.default_rng(4))
+    poses = np.tile(np.eye(4), (3, 1, 1))
+    poses[:, :3, 3] = centre + 0.3 * box.half.min()
+    F = len(hand.fingertip_links)
+    sched = ContactSchedule(np.zeros((3, F), bool), np.zeros(3, bool), (), "given")
+    prob = WholeHandProblem(hand, ObjectSurface(pts, nrm), poses, sched, RefineConfig())
+    pen, clr, deepest = prob._box_rows(Q, True)
+    assert pen and clr and deepest.min() > 0.0
+    T, D = Q.shape
+    for k, term in enumerate((pen, clr)):
+        rows = term[0] if len(term) == 1 else type(term[0])(np.concatenate([r.r for r in term]),
+                                                            np.concatenate([r.frame for r in term]),
+                                                            np.concatenate([r.J for r in term]))
+        g = _gradient(rows, T, D)
+
+        def energy(Qx):
+            return sum(r.energy for r in prob._box_rows(Qx, False)[k])
+
+        eps = 1e-7
+        fd = np.zeros((T, D))
+        for t in range(T):
+            for j in range(D):
+                Qp, Qm = Q.copy(), Q.copy()
+                Qp[t, j] += eps
+                Qm[t, j] -= eps
+                fd[t, j] = (energy(Qp) - energy(Qm)) / (2 * eps)
+        np.testing.assert_allclose(g, fd, atol=2e-4 * max(np.abs(g).max(), 1e-6), err_msg=f"{name}: box {k}")
+
+
 def test_hull_distance_is_exact_inside_a_box_and_a_lower_bound_outside():
     from scipy.spatial import ConvexHull
 
@@ -148,7 +192,7 @@ def test_banded_solve_equals_the_dense_system():
 def test_whole_hand_refinement_keeps_links_out_and_closes_the_grasp(name):
     """A lifted box whose generated grasp has the hand pushed 2 cm into it: the whole-hand energy
     ends with every link within 5 mm of the surface and the scheduled fingertips close to it
-    (median gap while carried below 8 mm and below half the initial one); Algorithm 1 (fingertip
+    (median gap while carried below 8 mm, mean below 70 % of the initial one); Algorithm 1 (fingertip
     points only) leaves links deeper than 5 mm inside."""
     hand = load_hand(name)
     sc = lift_scene(hand, "box", T=32, seed=0)
@@ -175,7 +219,7 @@ def test_whole_hand_refinement_keeps_links_out_and_closes_the_grasp(name):
     carried = wh.schedule.moving & wh.schedule.mask.any(1)
     before = np.abs(wh.initial_distances[carried][wh.schedule.mask[carried]])
     after = np.abs(wh.distances[carried][wh.schedule.mask[carried]])
-    assert np.median(after) < 0.008 and np.median(after) < 0.5 * np.median(before)
+    assert np.median(after) < 0.008 and after.mean() < 0.7 * before.mean()
     assert wh.whole_hand["link_penetration"].max() == pytest.approx(deepest(wh.q))
     assert wh.energies["total"].sum() < wh.energies["initial_total"].sum()
     assert paper.whole_hand is None and wh.timings["backend"] == "whole_hand"

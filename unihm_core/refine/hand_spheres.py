@@ -11,9 +11,11 @@ such as cuRobo use for robot collision):
   axis, both ends included, at most ``r`` apart, so the union's surface dips at most
   ``r (1 - cos 30 deg) ~ 0.13 r`` (about 1 mm) between two spheres;
 * a fingertip sphere: itself (these are the contact points of the grip term);
-* the palm box: spheres of radius ``t / 2`` (``t`` its thinnest side) on its mid-plane, in a grid
-  at most ``t / 2`` apart and ``t / 2`` inside the box's edges, so the spheres stay inside the box
-  and its faces are covered up to the rounded edges.
+* the palm box is kept as a box (:class:`HandBox`): covering it with spheres would round its
+  edges by ``t/2 (sqrt 2 - 1)`` (11 mm for the Panda hand's 55 mm housing), and the execution check
+  simulates the sharp box. The whole-hand refinement asks instead which *object points* lie inside
+  it (exact for a box); for the table its eight corners are points of radius zero
+  (:attr:`HandSpheres.table_only`), since a box's lowest point over a plane is a corner.
 
 The sphere centres are fixed points on their links, so their positions and world Jacobians come
 from the same compiled kinematic tree as the fingertips (:func:`sphere_kinematics`).
@@ -28,6 +30,16 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class HandBox:
+    """A box fixed to link ``link`` (index into :attr:`HandSpheres.links`): centre ``centre`` (3,)
+    and half extents ``half`` (3,) in the link frame, axes along the link's [m]."""
+
+    link: int
+    centre: np.ndarray
+    half: np.ndarray
+
+
+@dataclass(frozen=True)
 class HandSpheres:
     """Spheres covering one hand's collision shapes (``S`` spheres).
 
@@ -38,6 +50,8 @@ class HandSpheres:
         radius: ``(S,)`` radii [m].
         tip: ``(S,)`` int, the fingertip index (into ``hand.fingertip_links``) of a fingertip's
             own sphere, ``-1`` for every other sphere.
+        table_only: ``(S,)`` bool, a box corner (radius 0): only the table term reads it.
+        boxes: the hand's boxes (the palm), kept out of the object by their own term.
     """
 
     link: np.ndarray
@@ -45,6 +59,8 @@ class HandSpheres:
     centre: np.ndarray
     radius: np.ndarray
     tip: np.ndarray
+    table_only: np.ndarray
+    boxes: tuple[HandBox, ...] = ()
 
     def __len__(self) -> int:
         return len(self.radius)
@@ -61,19 +77,9 @@ def _capsule(p1: np.ndarray, r: float) -> np.ndarray:
     return np.linspace(0.0, 1.0, n)[:, None] * p1[None, :]
 
 
-def _box(centre: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, float]:
-    thin = int(np.argmin(size))
-    rho = 0.5 * float(size[thin])
-    axes = [a for a in range(3) if a != thin]
-    grids = []
-    for a in axes:
-        half = 0.5 * float(size[a]) - rho
-        n = max(1, int(np.ceil(2 * half / rho)) + 1) if half > 0 else 1
-        grids.append(np.linspace(-half, half, n) if half > 0 else np.zeros(1))
-    g0, g1 = np.meshgrid(*grids, indexing="ij")
-    pts = np.zeros((g0.size, 3))
-    pts[:, axes[0]], pts[:, axes[1]] = g0.ravel(), g1.ravel()
-    return pts + centre, rho
+def _corners(centre: np.ndarray, size: np.ndarray) -> np.ndarray:
+    signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
+    return centre + 0.5 * signs * size
 
 
 def hand_spheres(hand) -> HandSpheres:
@@ -85,20 +91,25 @@ def hand_spheres(hand) -> HandSpheres:
 
     links = tuple(hand.link_names)
     tips = {name: i for i, name in enumerate(hand.fingertip_links)}
-    link, centre, radius, tip = [], [], [], []
+    link, centre, radius, tip, table_only, boxes = [], [], [], [], [], []
     for li, name in enumerate(links):
         for kind, p in link_geometry(hand.spec)[name]:
+            corner = False
             if kind == "capsule":
                 c, r = _capsule(np.asarray(p["p1"], float), float(p["radius"])), float(p["radius"])
             elif kind == "sphere":
                 c, r = np.zeros((1, 3)), float(p["radius"])
             else:
-                c, r = _box(np.asarray(p["center"], float), np.asarray(p["size"], float))
+                size = np.asarray(p["size"], float)
+                boxes.append(HandBox(li, np.asarray(p["center"], float), 0.5 * size))
+                c, r, corner = _corners(np.asarray(p["center"], float), size), 0.0, True
             link += [li] * len(c)
             centre.append(c)
             radius += [r] * len(c)
             tip += [tips[name] if kind == "sphere" and name in tips else -1] * len(c)
-    hs = HandSpheres(np.asarray(link), links, np.concatenate(centre), np.asarray(radius), np.asarray(tip))
+            table_only += [corner] * len(c)
+    hs = HandSpheres(np.asarray(link), links, np.concatenate(centre), np.asarray(radius), np.asarray(tip),
+                     np.asarray(table_only), tuple(boxes))
     if sorted(hs.tip[hs.tip >= 0].tolist()) != list(range(len(tips))):
         raise ValueError(f"hand {hand.name!r}: every fingertip needs exactly one sphere")
     _SPHERES[hand] = hs
@@ -107,6 +118,7 @@ def hand_spheres(hand) -> HandSpheres:
 
 _SPHERES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CHAINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BOX_CHAINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def sphere_kinematics(hand, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,4 +130,18 @@ def sphere_kinematics(hand, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if ch is None:
         hs = hand_spheres(hand)
         ch = _CHAINS[hand] = cc.chain_from_hand(hand, frames=[(hs.links[li], c) for li, c in zip(hs.link, hs.centre)])
+    return cc.fingertip_kinematics(ch, Q)
+
+
+def box_kinematics(hand, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every box: its centre and the centre plus each unit axis, ``(..., 4 B, 3)`` world points
+    (box ``b`` in rows ``4 b .. 4 b + 3``), and their Jacobians ``(..., 4 B, 3, D)``; the world axes
+    are the differences, ``e_k = x_{k+1} - x_0``."""
+    from unihm_core.refine import compiled as cc  # noqa: PLC0415
+
+    ch = _BOX_CHAINS.get(hand)
+    if ch is None:
+        hs = hand_spheres(hand)
+        frames = [(hs.links[b.link], b.centre + off) for b in hs.boxes for off in np.vstack([np.zeros(3), np.eye(3)])]
+        ch = _BOX_CHAINS[hand] = cc.chain_from_hand(hand, frames=frames)
     return cc.fingertip_kinematics(ch, Q)

@@ -72,7 +72,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, solveh_banded
 
 from unihm_core.refine.config import RefineConfig
-from unihm_core.refine.hand_spheres import hand_spheres, sphere_kinematics
+from unihm_core.refine.hand_spheres import box_kinematics, hand_spheres, sphere_kinematics
 from unihm_core.refine.priors import PriorWeights, trajectory_prior_energies
 from unihm_core.refine.schedule import ContactSchedule
 from unihm_core.refine.surface import ObjectSurface
@@ -182,8 +182,50 @@ class WholeHandProblem:
         near = (dist < self.spheres.radius[None, :] + self.cfg.clearance + 0.01) | \
             (np.einsum("tsi,tsi->ts", self.surface.normals[idx], Y - P) < 0.0)
         near[:, self.tip_sphere] = True  # the contact term reads every fingertip's distance
+        near[:, self.spheres.table_only] = False  # box corners: the table term only
         d[near], N[near] = hull_distance(self.planes, Y[near])
         return X, JX, Y, P, N, d
+
+    def _box_rows(self, Q: np.ndarray, jacobians: bool) -> tuple[list, list, np.ndarray]:
+        """Object points inside each hand box (penetration) and inside it grown by the margin
+        (clearance): ``sqrt(w) (m + min_k (h_k - |s_k|))`` per point, ``s`` the point in box
+        coordinates, ``h`` the half extents; with the deepest box penetration per frame."""
+        T, D = Q.shape
+        pen, clr = [], []
+        deepest = np.zeros(T)
+        boxes = self.spheres.boxes
+        if not boxes:
+            return pen, clr, deepest
+        Xb, Jb = box_kinematics(self.hand, Q)  # (T, 4B, 3), (T, 4B, 3, D)
+        sp, sc = np.sqrt(self.cfg.w_penetration), np.sqrt(self.cfg.w_clearance)
+        for b, box in enumerate(boxes):
+            c, E = Xb[:, 4 * b], Xb[:, 4 * b + 1:4 * b + 4] - Xb[:, 4 * b, None]  # centres, axes (rows)
+            Jc, JE = Jb[:, 4 * b], Jb[:, 4 * b + 1:4 * b + 4] - Jb[:, 4 * b, None]
+            centre_obj = np.einsum("ti,tij->tj", c - self.p, self.R)
+            reach = float(np.linalg.norm(box.half)) + float(self.margin.max())
+            for t, idx in enumerate(self.surface.tree.query_ball_point(centre_obj, reach)):
+                if not idx:
+                    continue
+                rel = self.surface.points[idx] @ self.R[t].T + self.p[t] - c[t]  # (n, 3) world
+                s_ = rel @ E[t].T  # box coordinates
+                slack = box.half - np.abs(s_)
+                k = slack.argmin(1)
+                n = np.arange(len(idx))
+                depth = slack[n, k]  # > 0: inside the box
+                m = self.margin[t]
+                act = depth + m > 0.0
+                if not act.any():
+                    continue
+                deepest[t] = max(deepest[t], float(depth.max()))
+                if jacobians:  # d s_k / dq = (d e_k / dq)^T rel - e_k^T d c / dq
+                    ds = np.einsum("nj,njd->nd", rel, JE[t][k]) - E[t][k] @ Jc[t]
+                    dd = -np.sign(s_[n, k])[:, None] * ds
+                for rows, w, mm in ((pen, sp, 0.0), (clr, sc, m)):
+                    a = depth + mm > 0.0
+                    if a.any():
+                        J = w * dd[a] if jacobians else np.zeros((int(a.sum()), D))
+                        rows.append(Rows(w * (depth[a] + mm), np.full(int(a.sum()), t), J))
+        return pen, clr, deepest
 
     def evaluate(self, Q: np.ndarray, jacobians: bool = True) -> dict[str, Rows]:
         cfg, rho = self.cfg, self.spheres.radius
@@ -202,9 +244,13 @@ class WholeHandProblem:
             J = sign * sw * Jrow[t, s] if jacobians else np.zeros((len(t), D))
             out[name] = Rows(sw * value[t, s], t, J)
 
-        hinge("penetration", -gap, cfg.w_penetration, Jd, -1.0)
+        obj = ~self.spheres.table_only[None, :]  # box corners only meet the table
+        hinge("penetration", np.where(obj, -gap, 0.0), cfg.w_penetration, Jd, -1.0)
         hinge("table", rho[None, :] - X[:, :, 2], cfg.w_table, JX[:, :, 2, :] if jacobians else None, -1.0)
-        hinge("clearance", self.margin[:, None] - gap, cfg.w_clearance, Jd, -1.0)
+        hinge("clearance", np.where(obj, self.margin[:, None] - gap, 0.0), cfg.w_clearance, Jd, -1.0)
+        pen_b, clr_b, _ = self._box_rows(Q, jacobians)
+        out["penetration"] = _concat([out["penetration"], *pen_b], D)
+        out["clearance"] = _concat([out["clearance"], *clr_b], D)
         # contact: scheduled fingertips' surfaces onto the object (closing with the margin)
         t, f = np.nonzero(self.mask)
         s = self.tip_sphere[f]
@@ -261,6 +307,13 @@ class WholeHandProblem:
 
 
 # ----------------------------------------------------------------------------- the solver
+def _concat(rows: list[Rows], D: int) -> Rows:
+    if len(rows) == 1:
+        return rows[0]
+    return Rows(np.concatenate([r.r for r in rows]), np.concatenate([r.frame for r in rows]),
+                np.concatenate([r.J.reshape(-1, D) for r in rows]))
+
+
 def _prior_blocks(W: PriorWeights, T: int):
     """Hessian blocks of the trajectory priors ``sum_t E_gen + E_vel + E_acc`` (Eq. 14, 15 with
     ``q_{-1} = q_{-2} = q_0^gen`` fixed): ``(diag (T, D, D), sub1 (T, D, D), sub2 (T, D, D))``,
@@ -316,7 +369,8 @@ class WholeHandResult:
     iterations: int
     status: str
     time_s: float
-    gap: np.ndarray  # (T, S) sphere-surface gap to the object [m]
+    gap: np.ndarray  # (T, S + 1) sphere-surface gap to the object [m] (inf for box corners), last column
+    # minus the deepest object point inside a hand box
     table_gap: np.ndarray  # (T, S)
     initial_gap: np.ndarray  # (T, S) the same at the initial iterate
     tip_sphere: np.ndarray  # (F,) the fingertips' spheres
@@ -347,7 +401,7 @@ def refine_whole_hand(hand, q_gen: np.ndarray, q_init: np.ndarray, surface: Obje
         return float(eg.sum() + ev.sum() + ea.sum()) + sum(rw.energy for rw in rows.values())
 
     Q = np.clip(np.array(q_init, float), lo, hi)
-    gap0 = prob._geometry(Q)[5] - prob.spheres.radius[None, :]
+    gap0 = prob._geometry(Q)[5] - prob.spheres.radius[None, :]  # (fingertip gaps are read from it)
     rows = prob.evaluate(Q)
     E = E0 = energy(Q, rows)
     initial = sum(_per_frame(rows, T).values()) + sum(trajectory_prior_energies(Q, q_gen, W))
@@ -400,7 +454,9 @@ def refine_whole_hand(hand, q_gen: np.ndarray, q_init: np.ndarray, surface: Obje
             status = "converged"
             break
     geo = prob._geometry(Q)
-    gap = geo[5] - prob.spheres.radius[None, :]
+    obj = ~prob.spheres.table_only
+    gap = np.where(obj[None, :], geo[5] - prob.spheres.radius[None, :], np.inf)
+    gap = np.concatenate([gap, -prob._box_rows(Q, False)[2][:, None]], axis=1)  # the boxes' deepest point last
     table_gap = geo[0][:, :, 2] - prob.spheres.radius[None, :]
     energies = _per_frame(rows, T)
     energies["gen"], energies["vel"], energies["acc"] = trajectory_prior_energies(Q, q_gen, W)
