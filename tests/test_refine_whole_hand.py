@@ -61,6 +61,18 @@ def _scene(hand):
     return Q, ObjectSurface(pts, nrm), poses, sched
 
 
+def _fd_gradient(energy, Q, eps=1e-7):
+    """Central differences of ``energy(Q)`` in every coordinate of every frame."""
+    fd = np.zeros_like(Q)
+    for t in range(Q.shape[0]):
+        for k in range(Q.shape[1]):
+            Qp, Qm = Q.copy(), Q.copy()
+            Qp[t, k] += eps
+            Qm[t, k] -= eps
+            fd[t, k] = (energy(Qp) - energy(Qm)) / (2 * eps)
+    return fd
+
+
 def _gradient(rows, T, D):
     g = np.zeros((T, D))
     np.add.at(g, rows.frame, rows.r[:, None] * rows.J)
@@ -79,20 +91,12 @@ def test_every_term_jacobian_matches_finite_differences(name):
     prob = WholeHandProblem(hand, surface, poses, sched, RefineConfig())
     rows = prob.evaluate(Q)
     T, D = Q.shape
-    eps = 1e-7
     for term in TERMS:
         if term == "table" and not len(rows[term].r):
             continue  # a hand whose lowest fingertip is its only low sphere
         assert len(rows[term].r) > 0, f"{name}: the scene must activate {term}"
         g = _gradient(rows[term], T, D)
-        fd = np.zeros((T, D))
-        for t in range(T):
-            for k in range(D):
-                Qp, Qm = Q.copy(), Q.copy()
-                Qp[t, k] += eps
-                Qm[t, k] -= eps
-                fd[t, k] = (prob.evaluate(Qp, jacobians=False)[term].energy
-                            - prob.evaluate(Qm, jacobians=False)[term].energy) / (2 * eps)
+        fd = _fd_gradient(lambda Qx: prob.evaluate(Qx, jacobians=False)[term].energy, Q)
         scale = max(np.abs(g).max(), 1e-6)
         np.testing.assert_allclose(g, fd, atol=2e-4 * scale, err_msg=f"{name}: {term}")
 
@@ -127,17 +131,7 @@ def test_palm_box_term_jacobian_matches_finite_differences(name):
                                                             np.concatenate([r.J for r in term]))
         g = _gradient(rows, T, D)
 
-        def energy(Qx):
-            return sum(r.energy for r in prob._box_rows(Qx, False)[k])
-
-        eps = 1e-7
-        fd = np.zeros((T, D))
-        for t in range(T):
-            for j in range(D):
-                Qp, Qm = Q.copy(), Q.copy()
-                Qp[t, j] += eps
-                Qm[t, j] -= eps
-                fd[t, j] = (energy(Qp) - energy(Qm)) / (2 * eps)
+        fd = _fd_gradient(lambda Qx: sum(r.energy for r in prob._box_rows(Qx, False)[k]), Q)  # noqa: B023
         np.testing.assert_allclose(g, fd, atol=2e-4 * max(np.abs(g).max(), 1e-6), err_msg=f"{name}: box {k}")
 
 
