@@ -13,8 +13,9 @@ from unihm_core.refine.hand_spheres import hand_spheres, sphere_kinematics
 from unihm_core.refine.priors import prior_weights
 from unihm_core.refine.schedule import ContactPhase
 from unihm_core.refine.synthetic import box_cloud, lift_scene
-from unihm_core.refine.whole_hand import (TERMS, WholeHandProblem, _banded, _prior_blocks, _prior_gradient,
-                                          hull_distance, hull_planes, margins)
+from unihm_core.refine.banded import block_banded_solve
+from unihm_core.refine.whole_hand import (TERMS, WholeHandProblem, _prior_blocks, _prior_gradient, hull_distance,
+                                          hull_planes, margins)
 
 HANDS = ("shadow", "allegro", "schunk_svh", "leap", "ability", "inspire", "panda_gripper", "human")
 
@@ -141,11 +142,11 @@ def test_hull_distance_is_exact_inside_a_box_and_a_lower_bound_outside():
     pts, _ = box_cloud(np.array([0.03, 0.02, 0.04]), 3000, np.random.default_rng(2))
     planes = hull_planes(pts)
     assert len(planes) < len(ConvexHull(pts).simplices)  # coplanar facets merged
-    assert sum(np.allclose(p[:3], [1.0, 0.0, 0.0]) for p in planes) == 1  # one plane per box face
+    assert sum(np.allclose(p[:3], [1.0, 0.0, 0.0], atol=1e-2) for p in planes) == 1  # one plane per box face
     y = np.array([[0.0, 0.0, 0.0], [0.025, 0.0, 0.0], [0.05, 0.0, 0.0], [0.05, 0.05, 0.0]])
     d, n = hull_distance(planes, y)
-    np.testing.assert_allclose(d[:3], [-0.02, -0.005, 0.02], atol=1e-6)
-    np.testing.assert_allclose(n[1], [1.0, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(d[:3], [-0.02, -0.005, 0.02], atol=5e-4)  # facets merged within 0.5 mm
+    np.testing.assert_allclose(n[1], [1.0, 0.0, 0.0], atol=1e-2)
     assert 0.02 < d[3] < np.hypot(0.02, 0.03)  # at an edge: short of the Euclidean distance
 
 
@@ -171,10 +172,14 @@ def test_banded_solve_equals_the_dense_system():
             if t >= k:
                 dense[t * D:(t + 1) * D, (t - k) * D:(t - k + 1) * D] = B[t]
                 dense[(t - k) * D:(t - k + 1) * D, t * D:(t + 1) * D] = B[t].T
-    ab = _banded(H0, H1, H2)
-    for i in range(T * D):  # lower banded storage ab[i - j, j] = H[i, j]
-        for j in range(max(0, i - 3 * D + 1), i + 1):
-            assert ab[i - j, j] == dense[i, j]
+    # the solve: the priors plus a little of J^T J on the diagonal, against the dense solve
+    extra = rng.uniform(0, 1, size=(T, 1, 1)) * np.eye(D)
+    b = rng.normal(size=(T, D))
+    x = block_banded_solve(H0 + extra, H1, H2, b)
+    full = dense + np.kron(np.diag(extra[:, 0, 0]), np.eye(D))
+    np.testing.assert_allclose(x.reshape(-1), np.linalg.solve(full, b.reshape(-1)), rtol=1e-9, atol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError):
+        block_banded_solve(-H0, H1, H2, b)
     # the prior blocks are the Hessian of the trajectory priors: the gradient is linear in Q with them
     q_gen = rng.normal(size=(T, D))
     Q = rng.normal(size=(T, D))
@@ -202,10 +207,11 @@ def test_whole_hand_refinement_keeps_links_out_and_closes_the_grasp(name):
     wh = refine(hand, q, sc.surface, poses)
     paper = refine(hand, q, sc.surface, poses, config=RefineConfig(energy="paper"))
     prob = WholeHandProblem(hand, sc.surface, poses, wh.schedule, wh.config)
-    radius = prob.spheres.radius
+    radius, obj = prob.spheres.radius, ~prob.spheres.table_only
 
-    def deepest(Q):
-        return float(np.maximum(radius - prob._geometry(Q)[5], 0.0).max())
+    def deepest(Q):  # deepest link sphere and deepest object point inside the palm box
+        spheres = np.maximum(radius - prob._geometry(Q)[5], 0.0)[:, obj].max()
+        return float(max(spheres, prob._box_rows(Q, False)[2].max()))
 
     assert deepest(q) > 0.01
     assert deepest(wh.q) <= 0.005 < deepest(paper.q)

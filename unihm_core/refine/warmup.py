@@ -25,4 +25,4 @@ def warm_up() -> None:
     poses = np.repeat(np.eye(4)[None], 3, 0)
     poses[2, 2, 3] = 0.01  # the object moves: the contact schedule's nearest-point test is compiled too
     for energy in ("paper", "whole_hand"):
-        refine(hand, q, pts, poses, normals=nrm, config=RefineConfig(energy=energy))
+        refine(hand, q, pts, poses, normals=nrm, config=RefineConfig(energy=energy))  # (banded.py compiles here)

@@ -58,7 +58,8 @@ attraction does, and a jump between two frames makes the PD-driven fingers overs
 Solver. The residuals of frame ``t`` depend on ``q_t`` only (hold: ``q_t`` and ``q_{t-1}``) and the
 priors couple at most three consecutive frames, so the Gauss-Newton matrix is block-banded
 (bandwidth three blocks): Levenberg-Marquardt steps ``(J^T J + H_prior + lambda diag) dq = -g``
-are solved with a banded Cholesky factorisation in ``O(T D^3)``, projected onto the joint limits;
+are solved with a block-banded Cholesky factorisation in ``O(T D^3)`` (:func:`block_banded_solve`),
+projected onto the joint limits;
 a step is kept when it lowers ``E``. The initial iterate is the clamped generated trajectory; the
 schedule is Algorithm 1's (derived from the generated fingertips and the object's motion).
 """
@@ -69,8 +70,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, solveh_banded
+from scipy.linalg import LinAlgError
 
+from unihm_core.refine.banded import block_banded_solve
 from unihm_core.refine.config import RefineConfig
 from unihm_core.refine.hand_spheres import box_kinematics, hand_spheres, sphere_kinematics
 from unihm_core.refine.priors import PriorWeights, trajectory_prior_energies
@@ -115,11 +117,13 @@ def margins(schedule: ContactSchedule, T: int, clearance: float) -> np.ndarray:
 
 def hull_planes(points: np.ndarray) -> np.ndarray:
     """``(K, 4)`` the facet planes ``[n, b]`` of the points' convex hull (``n . x + b <= 0`` inside,
-    ``n`` unit outward), coplanar facets merged."""
+    ``n`` unit outward), nearly coplanar facets merged."""
     from scipy.spatial import ConvexHull, QhullError  # noqa: PLC0415
 
     try:
-        eq = ConvexHull(points).equations
+        # facets merged where their centrums lie within 0.5 mm of each other's planes (qhull "C-"):
+        # 25x fewer planes on a 2,000-point sphere, the hull moves by at most about that much
+        eq = ConvexHull(points, qhull_options="C-0.0005").equations
     except (QhullError, ValueError):  # flat or degenerate cloud: a slab around its best-fit plane
         c = points.mean(0)
         n = np.linalg.svd(points - c)[2][-1]
@@ -202,7 +206,7 @@ class WholeHandProblem:
             c, E = Xb[:, 4 * b], Xb[:, 4 * b + 1:4 * b + 4] - Xb[:, 4 * b, None]  # centres, axes (rows)
             Jc, JE = Jb[:, 4 * b], Jb[:, 4 * b + 1:4 * b + 4] - Jb[:, 4 * b, None]
             centre_obj = np.einsum("ti,tij->tj", c - self.p, self.R)
-            reach = float(np.linalg.norm(box.half)) + float(self.margin.max())
+            reach = np.linalg.norm(box.half) + self.margin  # (T,): the box grown by the frame's margin
             for t, idx in enumerate(self.surface.tree.query_ball_point(centre_obj, reach)):
                 if not idx:
                     continue
@@ -210,16 +214,16 @@ class WholeHandProblem:
                 s_ = rel @ E[t].T  # box coordinates
                 slack = box.half - np.abs(s_)
                 k = slack.argmin(1)
-                n = np.arange(len(idx))
-                depth = slack[n, k]  # > 0: inside the box
+                depth = slack[np.arange(len(idx)), k]  # > 0: inside the box
                 m = self.margin[t]
                 act = depth + m > 0.0
                 if not act.any():
                     continue
                 deepest[t] = max(deepest[t], float(depth.max()))
+                rel, k, depth, sgn = rel[act], k[act], depth[act], np.sign(s_[act, k[act]])
                 if jacobians:  # d s_k / dq = (d e_k / dq)^T rel - e_k^T d c / dq
                     ds = np.einsum("nj,njd->nd", rel, JE[t][k]) - E[t][k] @ Jc[t]
-                    dd = -np.sign(s_[n, k])[:, None] * ds
+                    dd = -sgn[:, None] * ds
                 for rows, w, mm in ((pen, sp, 0.0), (clr, sc, m)):
                     a = depth + mm > 0.0
                     if a.any():
@@ -345,21 +349,6 @@ def _prior_gradient(Q: np.ndarray, q_gen: np.ndarray, W: PriorWeights) -> np.nda
     return g
 
 
-def _banded(H0, H1, H2) -> np.ndarray:
-    """Lower banded storage ``ab[i - j, j] = H[i, j]`` of the symmetric block-banded matrix."""
-    T, D, _ = H0.shape
-    ab = np.zeros((3 * D, T * D))
-    r, c = np.meshgrid(np.arange(D), np.arange(D), indexing="ij")
-    for k, B in ((0, H0), (1, H1), (2, H2)):
-        if T <= k:
-            continue
-        keep = (r >= c) if k == 0 else np.ones_like(r, bool)
-        rr, cc = r[keep], c[keep]
-        t = np.arange(k, T)[:, None]
-        ab[k * D + rr - cc, (t - k) * D + cc] = B[k:][:, rr, cc]
-    return ab
-
-
 @dataclass
 class WholeHandResult:
     q: np.ndarray
@@ -432,8 +421,8 @@ def refine_whole_hand(hand, q_gen: np.ndarray, q_init: np.ndarray, surface: Obje
             Hd = H0.copy()
             Hd[:, np.arange(D), np.arange(D)] += lam * (diag + 1e-9)
             try:
-                dq = -solveh_banded(_banded(Hd, H1, H2), g.reshape(-1), lower=True).reshape(T, D)
-            except LinAlgError:
+                dq = -block_banded_solve(Hd, H1, H2, g)
+            except (LinAlgError, np.linalg.LinAlgError):
                 lam *= cfg.lambda_up
                 continue
             Q_new = np.clip(Q + dq, lo, hi)
