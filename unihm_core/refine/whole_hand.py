@@ -81,6 +81,7 @@ from unihm_core.refine.surface import ObjectSurface
 
 TERMS = ("contact", "penetration", "table", "clearance", "grip", "hold")
 GRIP_DELTA = 0.002  # [m] smoothing length of the contact direction
+MAX_POINTS = 4096  # object points the per-iteration queries use (see WholeHandProblem)
 
 
 @dataclass
@@ -154,7 +155,11 @@ class WholeHandProblem:
 
     def __init__(self, hand, surface: ObjectSurface, poses: np.ndarray, schedule: ContactSchedule,
                  cfg: RefineConfig):
-        self.hand, self.surface, self.cfg = hand, surface, cfg
+        self.hand, self.cfg = hand, cfg
+        # a perceived cloud has up to ~25k points: the nearest-point and in-box queries use every
+        # k-th (at most MAX_POINTS, ~1-2 mm apart on tabletop objects); the hull uses all of them
+        step = -(-len(surface.points) // MAX_POINTS)
+        self.surface = surface if step == 1 else ObjectSurface(surface.points[::step], surface.normals[::step])
         self.spheres = hand_spheres(hand)
         self.R = np.ascontiguousarray(poses[:, :3, :3])
         self.p = np.ascontiguousarray(poses[:, :3, 3])
@@ -163,6 +168,7 @@ class WholeHandProblem:
         self.margin = margins(schedule, len(poses), cfg.clearance)
         pts = surface.points
         self.planes = hull_planes(pts)
+        pts = self.surface.points
         self.centroid = pts.mean(0)
         self.arm = max(float(np.linalg.norm(pts - self.centroid, axis=1).max()), 1e-3)
         # grip frames: a scheduled thumb (fingertip 0) and at least one more scheduled fingertip
