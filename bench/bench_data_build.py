@@ -53,7 +53,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from unihm_core.data.dataset import DatasetConfig, build_dataset
 
-    from unihm_core.refine.compiled import warm_up
+    from unihm_core.refine.warmup import warm_up
 
     cfg = DatasetConfig(n=args.n, seed=0, refine=True, render=True, workers=args.workers, shard_size=5)
     c0, t0 = cpu_seconds(), time.perf_counter()

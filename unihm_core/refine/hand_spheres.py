@@ -124,7 +124,7 @@ _BOX_CHAINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def sphere_kinematics(hand, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World sphere centres ``(..., S, 3)`` and their Jacobians ``(..., S, 3, D)`` of states ``Q``
     ``(..., D)`` (compiled kinematic tree, no limit check)."""
-    from unihm_core.refine import compiled as cc  # noqa: PLC0415
+    from unihm_core.refine import chain as cc  # noqa: PLC0415
 
     ch = _CHAINS.get(hand)
     if ch is None:
@@ -137,7 +137,7 @@ def box_kinematics(hand, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For every box: its centre and the centre plus each unit axis, ``(..., 4 B, 3)`` world points
     (box ``b`` in rows ``4 b .. 4 b + 3``), and their Jacobians ``(..., 4 B, 3, D)``; the world axes
     are the differences, ``e_k = x_{k+1} - x_0``."""
-    from unihm_core.refine import compiled as cc  # noqa: PLC0415
+    from unihm_core.refine import chain as cc  # noqa: PLC0415
 
     ch = _BOX_CHAINS.get(hand)
     if ch is None:

@@ -26,7 +26,7 @@ class ObjectSurface:
             point-to-plane distance of ``x`` to point ``j`` (Eq. 11) is
             ``planes[j, :3] . x - planes[j, 3]`` (one gather per query); computed on first use,
             like the trees below.
-        kdtree: the compiled k-d tree (:mod:`unihm_core.refine.compiled`) that the compiled
+        kdtree: the compiled k-d tree (:mod:`unihm_core.refine.kdtree`) that the compiled
             refinement, the contact schedule and :meth:`query` use, built on first use (so the
             Python reference loop also compiles numba code once, for the schedule). Among
             exactly equidistant points it answers the one listed first; scipy's tree may answer
@@ -44,7 +44,8 @@ class ObjectSurface:
         n = np.asarray(self.normals, dtype=float)
         if n.shape != p.shape:
             raise InputError(f"object normals: expected shape {p.shape} (one per point), got {n.shape}.")
-        from unihm_core.refine.compiled import _plain, unit_normals  # noqa: PLC0415 (one compiled pass)
+        from unihm_core.refine.arrays import _plain  # noqa: PLC0415
+        from unihm_core.refine.kdtree import unit_normals  # noqa: PLC0415 (one compiled pass)
 
         unit, n_bad, n_zero = unit_normals(_plain(n))
         if n_bad:
@@ -57,20 +58,20 @@ class ObjectSurface:
 
     @cached_property
     def planes(self) -> np.ndarray:
-        from unihm_core.refine.compiled import tangent_planes  # noqa: PLC0415
+        from unihm_core.refine.kdtree import tangent_planes  # noqa: PLC0415
 
         return tangent_planes(self.points, self.normals, np.arange(len(self.points)))
 
     @cached_property
     def kdtree(self):
-        from unihm_core.refine.compiled import build_kdtree  # noqa: PLC0415
+        from unihm_core.refine.kdtree import build_kdtree  # noqa: PLC0415
 
         return build_kdtree(self.points)
 
     @cached_property
     def leaf_planes(self) -> np.ndarray:
         """``planes`` in the compiled k-d tree's leaf order (what the compiled loop reads)."""
-        from unihm_core.refine.compiled import tangent_planes  # noqa: PLC0415
+        from unihm_core.refine.kdtree import tangent_planes  # noqa: PLC0415
 
         return tangent_planes(self.points, self.normals, self.kdtree.index)
 
@@ -82,7 +83,7 @@ class ObjectSurface:
 
     def query(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(distances [m], indices)`` of the nearest points to ``x`` ``(..., 3)`` (object frame)."""
-        from unihm_core.refine.compiled import kdtree_query  # noqa: PLC0415
+        from unihm_core.refine.kdtree import kdtree_query  # noqa: PLC0415
 
         return kdtree_query(self.kdtree, x)
 
