@@ -196,6 +196,14 @@ def test_success_rules_on_hand_made_tracks():
     lost[30:, 2, 3] = 0.0  # falls at frame 30
     f, reason, k = judge("carried", lost, plan, 15, release_frame=35, config=cfg)
     assert f == "lost" and k == int(np.argmax(np.abs(lost[:, 2, 3] - plan[:, 2, 3]) > 0.03)) and "while carried" in reason
+    # a hand-over is judged until the hand lets go: after it nobody takes the object and it falls
+    dropped = plan.copy()
+    dropped[36:, 2, 3] = 0.0
+    speeds = np.zeros(len(plan))
+    speeds[36:] = 2.5
+    assert judge("carried", dropped, plan, 15, release_frame=35, speeds=speeds, config=cfg)[0] == "flung"
+    assert judge("carried", dropped, plan, 15, release_frame=35, speeds=speeds, judged_until=35,
+                 config=cfg)[0] is None
     still = np.tile(np.eye(4), (40, 1, 1))
     assert judge("carried", still, plan, 15, config=cfg)[0] == "never_moved"
     tilted = plan.copy()

@@ -46,7 +46,9 @@ Success rules (each failure names its reason and frame):
 * carried tasks (grab, pick_place, handover, pour, rotate): the object stays within
   ``carry_position_tol`` (3 cm) and ``carry_rotation_tol_deg`` (20 deg) of the plan at every
   frame (rotations about an object's symmetry do not count: a rolling ball, a can turning about
-  its axis; :func:`symmetry_of`). A miss before the grasp frame is **knocked** (during the approach or close); a miss
+  its axis; :func:`symmetry_of`); a hand-over only until the hand lets go (the receiver would
+  take the object; nobody does in the simulation, so it falls). A miss before the grasp frame is
+  **knocked** (during the approach or close); a miss
   from the grasp frame on is **never moved** when the object never got ``moved_threshold``
   (2 cm) from its start, else **lost** (while carried, or during the release);
 * push / pull: the final object position within ``final_position_tol`` (3 cm) of the planned
@@ -401,6 +403,7 @@ def judge(family: str, sim_poses: np.ndarray, planned: np.ndarray, grasp_frame: 
           release_frame: int | None = None, speeds: np.ndarray | None = None,
           penetration: np.ndarray | None = None, joint_values: np.ndarray | None = None,
           planned_joint_values: np.ndarray | None = None, symmetry: str = "none",
+          judged_until: int | None = None,
           config: ExecutionConfig = ExecutionConfig()) -> tuple[str | None, str, int | None]:
     """The success rule of ``family`` on simulated vs planned object poses ``(T, 4, 4)``.
 
@@ -408,8 +411,14 @@ def judge(family: str, sim_poses: np.ndarray, planned: np.ndarray, grasp_frame: 
     for the rules and names). ``speeds`` ``(T,)`` [m/s] and ``penetration`` ``(T,)`` [m] feed the
     flung / penetration rules; ``release_frame`` is the last carried frame (for the wording);
     ``joint_values`` / ``planned_joint_values`` ``(T,)`` the articulated rule; ``symmetry`` (see
-    :func:`symmetry_of`) which rotations do not count.
+    :func:`symmetry_of`) which rotations do not count; ``judged_until``: frames after it are not
+    judged (a hand-over: the receiver takes the object when the hand lets go).
     """
+    if judged_until is not None:
+        n = judged_until + 1
+        sim_poses, planned = sim_poses[:n], planned[:n]
+        speeds = None if speeds is None else speeds[:n]
+        penetration = None if penetration is None else penetration[:n]
     T = len(planned)
     pos_err = np.linalg.norm(sim_poses[:, :3, 3] - planned[:, :3, 3], axis=1)
     rot_err = _angle_deg(sim_poses[:, :3, :3], planned[:, :3, :3], symmetry)
@@ -680,7 +689,10 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
     failure, reason, failed_at = judge(family, sim_poses, poses, grasp, release_frame=release, speeds=speeds,
                                        penetration=pen, joint_values=sim_jv,
                                        planned_joint_values=None if articulation is None else jv,
-                                       symmetry=symmetry, config=config)
+                                       symmetry=symmetry, judged_until=release if task == "handover" else None,
+                                       config=config)
+    if task == "handover" and release is not None:
+        notes.append(f"hand-over: judged until the hand lets go (frame {release}); nobody takes the object here")
     travel = None
     if sim_jv is not None:
         planned_travel = float(jv[-1] - jv[0])
