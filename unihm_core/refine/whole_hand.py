@@ -11,12 +11,14 @@ these failures; each is a residual ``r`` with an analytic Jacobian (tested again
 differences on every hand, ``tests/test_refine_whole_hand.py``), and the energy is
 ``E = sum 0.5 r^2`` over all terms and frames plus the paper's priors (Eq. 14, 15).
 
-The hand is a set of spheres (:mod:`unihm_core.refine.hand_spheres`: the execution check's
-capsules, fingertip spheres and palm box, covered by spheres). For sphere ``s`` with centre ``c``
-(world) and radius ``rho``, ``y = R_t^T (c - p_t)`` is the centre in the object frame at frame
-``t``, ``(p, n)`` its nearest surface point and outward normal (frozen while the Jacobian is
-formed, as in Algorithm 1), ``d = n . (y - p)`` the point-to-plane distance (Eq. 11) and
-``gap = d - rho`` the distance of the sphere's surface to the object's.
+The hand is a set of spheres and a palm box (:mod:`unihm_core.refine.hand_spheres`: the execution
+check's capsules and fingertip spheres covered by spheres; the box kept as a box, with the object
+points inside it as its penetration and clearance rows, and its corners for the table). For sphere
+``s`` with centre ``c`` (world) and radius ``rho``, ``y = R_t^T (c - p_t)`` is the centre in the
+object frame at frame ``t``, ``p`` its nearest cloud point, ``d`` its signed distance to the
+object's convex hull with gradient ``n`` (the active facet's normal, see *Distances*; frozen while
+the Jacobian is formed, as in Algorithm 1) and ``gap = d - rho`` the distance of the sphere's
+surface to the object's.
 
 Terms (weights in :class:`~unihm_core.refine.config.RefineConfig`; ``m_t`` is the margin of
 :func:`margins`: ``clearance`` outside the contact windows, shrinking linearly to zero over each
@@ -28,10 +30,12 @@ close phase, zero while the object moves, growing back over the release):
   onto the surface, a penetration of one radius) touch the object from the first moving frame on.
   Measured in the execution check, a finger that arrives first (or overshoots after a jump in its
   target) pushes the object away from the others, the most common way a grasp was lost;
-* **penetration** ``sqrt(w_penetration) max(0, -gap)`` for every sphere at every frame;
+* **penetration** ``sqrt(w_penetration) max(0, -gap)`` for every sphere at every frame, and
+  ``sqrt(w_penetration) min_k (h_k - |s_k|)`` for every object point inside the palm box (``s`` the
+  point in box coordinates, ``h`` the half extents);
 * **table** ``sqrt(w_table) max(0, rho - c_z)`` for every sphere at every frame (table z = 0);
-* **clearance** ``sqrt(w_clearance) max(0, m_t - gap)`` for every sphere: the approach does not
-  knock the object before the grasp closes;
+* **clearance** ``sqrt(w_clearance) max(0, m_t - gap)`` for every sphere (and the palm box grown
+  by ``m_t``): the approach does not knock the object before the grasp closes;
 * **grip** (frames with a scheduled thumb, fingertip 0, and at least one other scheduled
   fingertip): the contacts must squeeze without pushing the object away. With the smoothed contact
   direction ``u_i = sign(d_i) (y_i - p_i) / sqrt(|y_i - p_i|^2 + delta^2)`` (the outward normal
