@@ -35,6 +35,18 @@ def _solve_rows_lt(L, B, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _sub_outer(S, A):
+    """``S -= A A^T`` in place."""
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n):
+            s = 0.0
+            for k in range(A.shape[1]):
+                s += A[i, k] * A[j, k]
+            S[i, j] -= s
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _banded_solve(H0, H1, H2, b):
     T, D = b.shape
     L0, L1, L2 = np.zeros_like(H0), np.zeros_like(H0), np.zeros_like(H0)
@@ -46,12 +58,7 @@ def _banded_solve(H0, H1, H2, b):
                 S[i, j] = H0[t, i, j]
         if t >= 2:
             _solve_rows_lt(L0[t - 2], H2[t], L2[t])
-            for i in range(D):
-                for j in range(D):
-                    s = 0.0
-                    for k in range(D):
-                        s += L2[t, i, k] * L2[t, j, k]
-                    S[i, j] -= s
+            _sub_outer(S, L2[t])
         if t >= 1:
             for i in range(D):
                 for j in range(D):
@@ -61,12 +68,7 @@ def _banded_solve(H0, H1, H2, b):
                             s -= L2[t, i, k] * L1[t - 1, j, k]
                     B[i, j] = s
             _solve_rows_lt(L0[t - 1], B, L1[t])
-            for i in range(D):
-                for j in range(D):
-                    s = 0.0
-                    for k in range(D):
-                        s += L1[t, i, k] * L1[t, j, k]
-                    S[i, j] -= s
+            _sub_outer(S, L1[t])
         for j in range(D):  # Cholesky of S into L0[t]
             s = S[j, j]
             for k in range(j):

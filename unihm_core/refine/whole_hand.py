@@ -74,7 +74,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError
 
 from unihm_core.refine.banded import block_banded_solve
 from unihm_core.refine.config import RefineConfig
@@ -432,7 +431,7 @@ def refine_whole_hand(hand, q_gen: np.ndarray, q_init: np.ndarray, surface: Obje
             Hd[:, np.arange(D), np.arange(D)] += lam * (diag + 1e-9)
             try:
                 dq = -block_banded_solve(Hd, H1, H2, g)
-            except (LinAlgError, np.linalg.LinAlgError):
+            except np.linalg.LinAlgError:
                 lam *= cfg.lambda_up
                 continue
             Q_new = np.clip(Q + dq, lo, hi)
