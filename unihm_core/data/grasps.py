@@ -255,8 +255,15 @@ def _grip_score(geo: _Geometry, q: np.ndarray, groups_spheres, touching: list[bo
 
 
 def transfer_grasp(model, q: np.ndarray, object_poses: np.ndarray, a: int, wrist_new: np.ndarray,
-                   fingers_new: np.ndarray) -> np.ndarray:
-    """The whole trajectory with the grasp at frame ``a`` replaced (module docstring, Trajectory)."""
+                   fingers_new: np.ndarray, reach_axis: np.ndarray | None = None,
+                   last_moving: int | None = None) -> np.ndarray:
+    """The whole trajectory with the grasp at frame ``a`` replaced (module docstring, Trajectory).
+
+    With ``reach_axis`` (world, unit, at frame ``a``) the approach (frames before ``a``) and the
+    retreat (frames after ``last_moving``) are rebuilt along it instead of copied: the hand keeps
+    the new grasp's orientation and moves along the axis by the distance the old wrist was from
+    its grasp (or release) position, so a re-aimed hand comes in and backs off the way it points.
+    """
     from unihm_core.hands.retarget import nearest_euler
 
     nw = model.n_wrist
@@ -265,10 +272,18 @@ def transfer_grasp(model, q: np.ndarray, object_poses: np.ndarray, a: int, wrist
     W = q_to_wrist_pose(q[:, :6])
     Da = wrist_new @ np.linalg.inv(W[a])
     out = q.copy()
+    b = last_moving
     for t in range(len(q)):
-        C = P[t] @ np.linalg.inv(P[a])
-        Dt = C @ Da @ np.linalg.inv(C)
-        Wt = Dt @ W[t]
+        if reach_axis is not None and t < a:
+            Wt = wrist_new.copy()
+            Wt[:3, 3] -= reach_axis * np.linalg.norm(W[t, :3, 3] - W[a, :3, 3])
+        elif reach_axis is not None and b is not None and t > b:
+            C = P[b] @ np.linalg.inv(P[a])
+            Wt = C @ wrist_new
+            Wt[:3, 3] -= (C[:3, :3] @ reach_axis) * np.linalg.norm(W[t, :3, 3] - W[b, :3, 3])
+        else:
+            C = P[t] @ np.linalg.inv(P[a])
+            Wt = C @ Da @ np.linalg.inv(C) @ W[t]
         out[t, :3] = Wt[:3, 3]
         out[t, 3:6] = nearest_euler(Wt[:3, :3], out[t - 1, 3:6] if t else wrist_pose_to_q(Wt)[3:6])
     d_old = q[a, nw:] - q[0, nw:]
@@ -368,13 +383,14 @@ def search_grasp(hand: str, q: np.ndarray, object_poses: np.ndarray, moving: np.
             qg, touching = _close(geo, qc, np.r_[qc[:nw], q_open[nw:]], np.r_[qc[:nw], q_closed[nw:]], groups,
                                   groups_spheres, config)
             score = _grip_score(geo, qg, groups_spheres, touching, thumb)
-            candidates.append((score, place, deg, back, qg))
+            candidates.append((score, place, deg, back, qg, axis))
     candidates.sort(key=lambda c: c[0])
     best = (np.inf, None, None)
     tried = 1
-    for score, place, deg, back, qg in candidates[:config.verify]:
+    last_moving = int(np.flatnonzero(np.asarray(moving, bool))[-1])
+    for score, place, deg, back, qg, axis in candidates[:config.verify]:
         W_new = q_to_wrist_pose(qg[:6])
-        qt = transfer_grasp(model, q, P, a, W_new, qg)
+        qt = transfer_grasp(model, q, P, a, W_new, qg, reach_axis=axis, last_moving=last_moving)
         if postprocess is not None:
             qt = postprocess(qt)
         rep = run(qt)
