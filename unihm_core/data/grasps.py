@@ -21,11 +21,12 @@ the object first moves (the grasp that :func:`unihm_core.data.carry.rigid_carry`
    they move (joints shared by two fingertips, e.g. the Panda's mimic jaw, merge groups). The
    *open* pose is the sequence's first frame (the pre-shape); every joint that closes between the
    first frame and ``a`` gets the joint limit it moves towards as its *closed* value.
-2. **Candidate hand placements.** The retargeted wrist at ``a`` moved so that the fingertips'
-   centroid lands on the object's centre (fully, or only across the approach direction), then
-   rotated about the approach axis through that centre by each of
-   :attr:`GraspSearchConfig.rotations_deg`, and backed off along the approach axis until the palm
-   and the open fingers are clear of the object (:attr:`GraspSearchConfig.clearance`).
+2. **Candidate hand placements.** Two orientations of the hand at ``a``: the retargeted one, and
+   that one turned so that the hand's reach direction (wrist -> open fingertips' centroid) points
+   at the object's centre ("aimed"). For each, the open fingertips' centroid is put on the
+   object's centre, the hand is rotated about its reach axis through that centre by each of
+   :attr:`GraspSearchConfig.rotations_deg`, and backed off along the axis until the palm and the
+   open fingers are clear of the object (:attr:`GraspSearchConfig.clearance`).
 3. **Closing.** Each finger group closes along its path from open to closed and stops at the first
    closure at which one of its spheres (the whole-hand sphere model,
    :mod:`unihm_core.refine.hand_spheres`) touches the object's convex hull or the table — the
@@ -72,6 +73,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from unihm_core.data.motions import TABLE_CLEARANCE
 from unihm_core.hands.model import q_to_wrist_pose, wrist_pose_to_q
 
 CARRIED = ("grab", "pick_place", "handover", "pour", "rotate")
@@ -213,7 +215,7 @@ def _close(geo: _Geometry, q: np.ndarray, q_open: np.ndarray, q_closed: np.ndarr
         Q = np.repeat(q[None], len(grid), 0)
         Q[:, g] = q_open[g] + grid[:, None] * (q_closed[g] - q_open[g])
         gap, zt, _ = geo.gaps(Q)
-        hit = np.minimum(gap[:, sph].min(1), zt[:, sph].min(1) - 0.002) <= cfg.contact
+        hit = np.minimum(gap[:, sph].min(1), zt[:, sph].min(1) - TABLE_CLEARANCE) <= cfg.contact
         k = int(np.argmax(hit)) if hit.any() else None
         if k is None:
             q[g] = q_closed[g]
@@ -229,7 +231,7 @@ def _close(geo: _Geometry, q: np.ndarray, q_open: np.ndarray, q_closed: np.ndarr
             qq = q.copy()
             qq[g] = q_open[g] + mid * (q_closed[g] - q_open[g])
             gp, z, _ = geo.gaps(qq)
-            if min(gp[sph].min(), z[sph].min() - 0.002) <= cfg.contact:
+            if min(gp[sph].min(), z[sph].min() - TABLE_CLEARANCE) <= cfg.contact:
                 hi = mid
             else:
                 lo = mid
@@ -310,6 +312,8 @@ def search_grasp(hand: str, q: np.ndarray, object_poses: np.ndarray, moving: np.
             (e.g. :func:`~unihm_core.data.carry.rigid_carry`).
     """
     from unihm_core.hands import load_hand
+    from unihm_core.hands.retarget import nearest_euler
+    from unihm_core.refine.hand_spheres import sphere_kinematics
     from unihm_core.sim.execution import ExecutionConfig, execution_check
 
     exec_config = exec_config or ExecutionConfig(disturbance=False)
@@ -332,15 +336,13 @@ def search_grasp(hand: str, q: np.ndarray, object_poses: np.ndarray, moving: np.
     geo = _Geometry(model, pts_w)
     nw = model.n_wrist
     groups = finger_groups(model, q[a])
-    from unihm_core.refine.hand_spheres import sphere_kinematics
-
     _, Jall = sphere_kinematics(model, q[a])
     groups_spheres = []
     for g in groups:
         moved = np.abs(Jall[:, :, g]).sum((1, 2)) > 1e-9
         groups_spheres.append(np.flatnonzero(moved & geo.sphere_ok))
-    thumb = next((k for k, g in enumerate(groups) if g.size and np.abs(
-        model.fingertip_jacobians(q[a])[1][0][:, g]).sum() > 1e-9), None)
+    J_thumb = model.fingertip_jacobians(q[a])[1][0]  # fingertip 0 is the thumb (or the Panda's left jaw)
+    thumb = next((k for k, g in enumerate(groups) if np.abs(J_thumb[:, g]).sum() > 1e-9), None)
     q_open, q_grasp = q[0].copy(), q[a].copy()
     q_closed = closing_targets(model, q_open, q_grasp)
 
@@ -370,7 +372,7 @@ def search_grasp(hand: str, q: np.ndarray, object_poses: np.ndarray, moving: np.
             W = _rotate_about(W, axis, np.deg2rad(deg), c0 + shift)
             qc = q_open.copy()
             qc[:6] = wrist_pose_to_q(W)
-            qc[3:6] = _continuous_euler(W, q[a, 3:6])
+            qc[3:6] = nearest_euler(W[:3, :3], q[a, 3:6])
             qc = model.clamp(qc)
             back = 0.0
             for _ in range(16):  # back off along the reach direction until the open hand is clear
@@ -406,8 +408,3 @@ def search_grasp(hand: str, q: np.ndarray, object_poses: np.ndarray, moving: np.
         return GraspSearchResult(best[1], False, tried, len(candidates), best[2])
     return GraspSearchResult(q, False, tried, len(candidates), {"placement": "retargeted"})
 
-
-def _continuous_euler(W: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    from unihm_core.hands.retarget import nearest_euler
-
-    return nearest_euler(W[:3, :3], ref)

@@ -418,16 +418,16 @@ def force_squeeze_targets(model, q: np.ndarray, object_poses: np.ndarray, points
     prismatic = np.array([row["unit"] == "m" for row in model.joint_table()[nw:]])
     k = np.where(prismatic, prismatic_stiffness, finger_stiffness) * np.maximum((A**2).sum(0), 1.0)
     tree = cKDTree(points)
-    for t in np.flatnonzero(weights > 0):
+    frames = np.flatnonzero(weights > 0)
+    C, JJ = sphere_kinematics(model, q[frames])  # all squeezed frames in one batch
+    link_rows = [np.flatnonzero(links == li) for li in np.unique(links)]
+    for t, c, J in zip(frames, C[:, use], JJ[:, use][:, :, :, nw:]):
         R, p0 = object_poses[t, :3, :3], object_poses[t, :3, 3]
-        c, J = sphere_kinematics(model, out[t])
-        c, J = c[use], J[use][:, :, nw:]
         local = (c - p0) @ R
         _, j = tree.query(local)
         gap = np.einsum("ij,ij->i", local - points[j], normals[j]) - hs.radius[use]
         tau = np.zeros(model.dof - nw)
-        for li in np.unique(links):
-            rows = np.flatnonzero(links == li)
+        for rows in link_rows:
             s = rows[np.argmin(gap[rows])]
             if gap[s] >= band or not np.abs(J[s]).any():
                 continue
