@@ -132,6 +132,7 @@ class _Worker:
         from unihm_core.data.motions import SurfaceModel
         from unihm_core.data.scenes import sample_scene
         from unihm_core.data.carry import rigid_carry
+        from unihm_core.data.gripper_grasp import GRIPPERS, gripper_trajectory
         from unihm_core.data.validation import moving_frames, validate_sequence
         from unihm_core.hands import load_hand, q_to_wrist_pose
         from unihm_core.hands.retarget import retarget_sequence
@@ -174,7 +175,7 @@ class _Worker:
         s2 = SurfaceModel.from_mesh(mesh, SURFACE_POINTS, seed=index)
         pts, nrm = s2.points, s2.normals
         arrays["obj_points"], arrays["obj_normals"] = pts.astype(np.float32), nrm.astype(np.float32)
-        hands_valid, hand_reasons, tip_error = {}, {}, {}
+        hands_valid, hand_reasons, tip_error, grasp_source = {}, {}, {}, {}
         moving = moving_frames(human.object_poses)
         for hand in cfg.hands:
             res = retarget_sequence(human.keypoints, hand, object_poses=human.object_poses)
@@ -183,6 +184,11 @@ class _Worker:
                 q = self._refine(hand, q, human.object_poses, s2)
             model = load_hand(hand)
             q = rigid_carry(model, q, human.object_poses, moving)
+            if hand in GRIPPERS:  # a parallel gripper picks antipodally instead of copying the human's wrap
+                picked = gripper_trajectory(model, pts, human.object_poses, moving, task, nrm)
+                grasp_source[hand] = "retargeted" if picked is None else f"antipodal_{picked[1].kind}"
+                if picked is not None:
+                    q = picked[0]
             rep = validate_sequence(model.fingertip_positions(q), q_to_wrist_pose(q[:, :6]), human.object_poses, surface)
             hands_valid[hand] = rep.ok
             hand_reasons[hand] = list(rep.reasons)
@@ -205,7 +211,7 @@ class _Worker:
             "num_frames": int(human.num_frames), "fps": human.fps, "phases": human.phases,
             "target": obj.to_dict(), "scene": scene.to_dict(), "place": place,
             "instructions": instructions, "hands_valid": hands_valid, "hand_reject_reasons": hand_reasons,
-            "retarget_tip_error_m": tip_error, "human_validation": {
+            "retarget_tip_error_m": tip_error, "grasp_source": grasp_source, "human_validation": {
                 "max_penetration_m": report.max_penetration, "min_contacts_while_moving":
                 report.min_contacts_while_moving, "max_drift_m": report.max_drift},
             "attempts": attempt + 1, "rendered": cfg.render, "refined": cfg.refine,
