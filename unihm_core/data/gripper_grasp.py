@@ -14,7 +14,7 @@ motion stay those of the sequence, and only the gripper's motion differs.
 Grasp (at the *anchor* frame ``a``, the last frame before the object first moves, on the
 object's surface samples in world coordinates):
 
-* **Height.** The tool centre point (TCP, the centre between the fingertips) goes
+* **Height (top grasp).** The tool centre point (TCP, the centre between the fingertips) goes
   :data:`BELOW_TOP` under the object's top. It never goes lower than :data:`MIN_TCP_HEIGHT`,
   which keeps the fingertips off the table. The pads then cover the object's top few
   centimetres, and the palm housing (4.2 cm above the TCP) stays clear of it.
@@ -22,7 +22,13 @@ object's surface samples in world coordinates):
   direction ``u`` the slice of surface points the pads reach is measured: its width along ``u``
   and its middle. The narrowest slice that fits the open gripper (:data:`MAX_WIDTH`, the 8 cm
   stroke less the pads and a margin) wins. The TCP goes to the slice's middle, along ``u`` and
-  along the perpendicular ``v``.
+  along the perpendicular ``v``. With surface normals the grasp heights from there down by 1 cm are
+  tried too, and a direction's *quality* is how well the normals at its two extreme sides point
+  along the jaw axis (a tapered shoulder or a ball above its equator would squeeze the object
+  out); the best quality wins, then the narrowest width.
+* **Side grasp** (:func:`side_grasp`): for a tall object, whose top few centimetres are a cap or
+  a shoulder, the hand comes in horizontally at mid-height. It is chosen when its quality beats
+  the top grasp's.
 * **Closing.** The finger joint closes to :data:`SQUEEZE` inside the measured half-width. The
   execution check's squeeze then presses a few millimetres more, as a position-controlled
   gripper does.
@@ -35,6 +41,17 @@ open. It closes over the rest of them. While the object moves (and through short
 :data:`RELEASE_FRAMES` frames and the gripper rises to :data:`PREGRASP_HEIGHT` above where it
 let go, provided the object ends resting (within :data:`RESTING` of its start height); an object
 left in the air (a hand-over's) stays held to the end.
+
+"Pads" below means the fingers' inner contact faces: the tip sphere's inner surface, 2.5 mm
+inside the finger joint's value (:data:`PAD_INSET`). The project's Panda fingers are capsules that
+lean outwards by 7.5 mm towards the tip, so a finger touches with one point. It then cannot
+resist the object turning about the squeeze axis. Measured (2026-12-04, lifting a 5 x 15 x 6 cm
+box grasped 3-5 cm off its centre of mass): capsule fingers let it pivot 20-25 deg and lose it;
+flat 2 x 4.5 cm pads in the plane of the tip spheres' inner surfaces hold it within 10 deg. On
+the 24 carried sequences of a 40-sequence build such pads hold 7-8 of 24 against 5 of 24. The
+pads are not in the hand model yet. With them, the whole-hand refinement's synthetic
+pushed-in-grasp test leaves the noisy generated jaw 7-13 mm inside the box, where the capsules
+kept it under 5 mm (tests/test_refine_whole_hand.py). That has to be solved first.
 
 An object wider than the stroke in every direction has no antipodal top grasp:
 :func:`gripper_trajectory` returns None, and the caller keeps the retargeted motion (which the

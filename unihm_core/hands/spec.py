@@ -91,10 +91,6 @@ class HandSpec:
         joints: the kinematic tree, parents before children.
         keypoint_links: optional 21 links whose origins are the MANO/MediaPipe keypoints
             (the human hand only).
-        pads: optional flat finger pads: ``{link: (centre, size)}`` boxes in the link frame [m]
-            that replace the link's derived capsule (a parallel gripper's jaws: a pad's face
-            contact resists the object turning about the squeeze axis, a capsule's point
-            contact does not). Kinematics are unchanged.
     """
 
     name: str
@@ -107,7 +103,6 @@ class HandSpec:
     joints: tuple[JointSpec, ...]
     keypoint_links: tuple[str, ...] | None = None
     palm_thickness: float | None = None
-    pads: tuple[tuple[str, tuple[float, float, float], tuple[float, float, float]], ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -128,9 +123,6 @@ class HandSpec:
                     "list joints parents-first"
                 )
             seen.add(j.child)
-        for link, _, size in self.pads:
-            if link not in links or min(size) <= 0:
-                raise ConfigError(f"hand {self.name!r}: pad on {link!r} needs a link of the tree and a positive size")
         for link in (self.palm_link, *self.fingertip_links, *(self.keypoint_links or ())):
             if link not in links:
                 raise ConfigError(f"hand {self.name!r}: link {link!r} is not in the kinematic tree")
@@ -180,8 +172,6 @@ class HandSpec:
                 joints=tuple(joints),
                 keypoint_links=tuple(d["keypoint_links"]) if d.get("keypoint_links") else None,
                 palm_thickness=d.get("palm_thickness"),
-                pads=tuple((link, tuple(float(v) for v in p["center"]), tuple(float(v) for v in p["size"]))
-                           for link, p in (d.get("pads") or {}).items()),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"hand spec {d.get('name', '?')!r} is malformed: {exc!r}") from exc

@@ -112,20 +112,16 @@ def link_geometry(spec: HandSpec) -> dict[str, list[tuple[str, dict]]]:
     """Primitive shapes per link: ``{link: [(kind, params), ...]}`` in the link frame.
 
     kinds: ``capsule`` (``p1``, ``radius``: from the origin to p1), ``sphere`` (``radius``),
-    ``box`` (``center``, ``size``). A link with a pad (:attr:`HandSpec.pads`) gets its box
-    instead of its capsule.
+    ``box`` (``center``, ``size``).
     """
     r = spec.link_radius
     cluster = palm_cluster(spec)
     shapes: dict[str, list[tuple[str, dict]]] = {name: [] for name in spec.link_names}
-    padded = {link for link, _, _ in spec.pads}
-    for link, centre, size in spec.pads:
-        shapes[link].append(("box", {"center": np.asarray(centre, float), "size": np.asarray(size, float)}))
     for j in spec.joints:
         if j.parent in cluster and j.child in cluster:
             continue
         p1 = np.asarray(j.xyz, float)
-        if j.parent != spec.palm_link and np.linalg.norm(p1) > 0.003 and j.parent not in padded:
+        if j.parent != spec.palm_link and np.linalg.norm(p1) > 0.003:
             shapes[j.parent].append(("capsule", {"p1": p1, "radius": r}))
     for tip in spec.fingertip_links:
         shapes[tip].append(("sphere", {"radius": r}))
