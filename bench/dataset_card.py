@@ -41,6 +41,30 @@ def main() -> None:
     oc = card["per_task"].get("open", 0) + card["per_task"].get("close", 0)
     hand_rows = "\n".join(f"| {h} | {c} | {c / n:.0%} | {card['hand_reject_reasons'].get(h, {})} |"
                           for h, c in card["hands_valid"].items())
+    sim = card.get("sim_success") or {}
+    if sim:
+        fams = ("carried", "slid", "articulated")
+
+        def cell(c):
+            return f"{c[0]}/{c[1]} ({c[0] / c[1]:.0%})" if c and c[1] else "-"
+        sim_rows = "\n".join(f"| {h} | " + " | ".join(cell(row.get(f)) for f in fams) + f" | {cell(row.get('all'))} |"
+                             for h, row in sim.items())
+        sim_text = f"""### Simulated success (the `sim` rule)
+
+Every (sequence, hand) pair was executed in SAPIEN by the execution check
+(`unihm_core/sim/execution.py`, disturbance test off): the PD-driven hand follows the stored
+trajectory and the object must stay on its plan (carried: within 3 cm and 20 deg at every frame
+after the grasp; pushed/pulled: final position within 3 cm; opened/closed: >= 80 % of the joint
+travel). A robot hand's sequence that fails counts as invalid for that hand (reason `sim: ...`
+above). The human hand's row is its own demonstration, executed the same way.
+
+| hand | carried | pushed / pulled | opened / closed | all |
+|---|---|---|---|---|
+{sim_rows}
+"""
+    else:
+        sim_text = ("This build ran without `--sim-check`: the sequences were not executed in physics "
+                    "(docs/RESULTS.md, physics section, measures that separately).")
     body = f"""# The synthetic dataset
 
 Built by `unihm data build` (module `unihm_core/data`); this page is written by
@@ -83,6 +107,8 @@ at least two fingertips within 5 mm of the surface whenever the object moves; wr
 relative to the object under 1 cm while it moves. Every sequence is kept; invalid robot
 sequences are flagged (`hands_valid`) and the learners skip them where it matters.
 
+{sim_text}
+
 ## Build time
 
 {build_text}
@@ -102,7 +128,9 @@ sequences are flagged (`hands_valid`) and the learners skip them where it matter
   palm crept a median 11 mm, up to 10 cm, and 83 % of Shadow sequences failed the drift rule),
   and the grasp is then held rigidly while the object moves (`unihm_core/data/carry.py`).
   The Panda gripper retargets its fingertip links (the shipped configuration targets the
-  finger bases, 3-6 cm behind the pads). Validation checks fingertips only: palms and
+  finger bases, 3-6 cm behind the pads) only for pushes, pulls and open/close; its carried
+  sequences are its own antipodal top or side grasps (`unihm_core/data/gripper_grasp.py`, the
+  record's `grasp_source`) wherever the object fits the 8 cm stroke. Validation checks fingertips only: palms and
   phalanges of the larger robot hands can still pass through the object during the approach
   (see the dynamics check in RESULTS.md).
 - Open/close targets (drawer, lidded box) are grasped at the drawer handle / the lid's tab;

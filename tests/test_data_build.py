@@ -117,3 +117,42 @@ def test_card_counts(builds):
     assert sum(card["per_task"].values()) == CFG.n
     assert set(card["hands_valid"]) == set(CFG.hands)
     assert card["instructions"] == 5 * CFG.n
+
+
+
+def test_sim_rule_executes_every_pair_and_invalidates_failures(tmp_path):
+    """With sim_check every (sequence, hand) pair, the human's too, is executed in SAPIEN; a robot
+    hand that fails is invalid with a 'sim: <failure>' reason, and the card counts per family.
+    The Panda's carried sequences come from the antipodal grasp where the object fits its stroke."""
+    from unihm_core.data.gripper_grasp import CARRIED_TASKS
+    from unihm_core.sim.execution import ExecutionConfig, check_sequence
+
+    cfg = DatasetConfig(n=4, seed=3, hands=("panda_gripper",), render=False, shard_size=4, workers=1,
+                        sim_check=True)
+    build_dataset(tmp_path, cfg, progress=_quiet)
+    ds = SyntheticDataset(tmp_path)
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert set(card["sim_success"]) == {"human", "panda_gripper"}
+    assert card["sim_success"]["panda_gripper"]["all"][1] == len(ds.records) == cfg.n
+    panda = load_hand("panda_gripper")
+    for r in ds.records:
+        assert set(r["sim"]) == {"human", "panda_gripper"}
+        res = r["sim"]["panda_gripper"]
+        arrays = ds.arrays(r["seq_id"])
+        # the stored outcome is the execution check of the stored trajectory
+        again = check_sequence(r, arrays, "panda_gripper", config=ExecutionConfig(disturbance=False))
+        assert again.success == res["success"] and again.failure == res["failure"]
+        if not res["success"]:
+            assert not r["hands_valid"]["panda_gripper"]
+            assert f"sim: {res['failure']}" in r["hand_reject_reasons"]["panda_gripper"]
+        source = r["grasp_source"]["panda_gripper"]
+        assert source in ("retargeted", "antipodal_top", "antipodal_side")
+        if source != "retargeted":  # the gripper's own pick: jaws open at the start, closed when the object moves
+            assert r["task"] in CARRIED_TASKS
+            q = arrays["q/panda_gripper"]
+            assert q[0, 6] == pytest.approx(panda.upper[6])
+            assert q[r["phases"]["manipulation"][0], 6] < panda.upper[6] - 0.005
+    succeeded = sum(r["sim"]["panda_gripper"]["success"] for r in ds.records)
+    assert card["sim_success"]["panda_gripper"]["all"][0] == succeeded
+    assert any(r["grasp_source"]["panda_gripper"] != "retargeted" for r in ds.records)
+    ds.close()

@@ -67,7 +67,7 @@ def cmd_data_build(args: argparse.Namespace) -> int:
 
     hands = tuple(args.hands.split(",")) if args.hands else DatasetConfig.hands
     cfg = DatasetConfig(n=args.n, seed=args.seed, hands=hands, render=not args.no_render, refine=args.refine,
-                        shard_size=args.shard_size, workers=args.workers)
+                        shard_size=args.shard_size, workers=args.workers, sim_check=args.sim_check)
     card = build_dataset(args.out, cfg)
     print(json.dumps({k: card[k] for k in ("sequences", "per_split", "per_task", "hands_valid",
                                            "human_reject_rate", "build_seconds_this_run")}, indent=2))
@@ -195,7 +195,8 @@ def cmd_train_all(args: argparse.Namespace) -> int:
     data = Path(args.data)
     steps = []
     if not (data / "manifest.jsonl").exists():
-        steps.append(["data", "build", "--out", str(data), "--n", str(args.n), "--seed", str(args.seed), "--refine"])
+        steps.append(["data", "build", "--out", str(data), "--n", str(args.n), "--seed", str(args.seed), "--refine",
+                      "--sim-check"])
     # The schedules of the shipped checkpoints (2,000-sequence default dataset, 2 CPU cores): the
     # tokenizer's full schedule on one thread, the planner for a fixed number of steps (no
     # wall-time cap, so the run is deterministic), the VLM for 10 epochs.
@@ -293,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hands", default="", help="comma-separated robot hands (default: all seven)")
     p.add_argument("--no-render", action="store_true", help="skip RGB-D rendering")
     p.add_argument("--refine", action="store_true", help="apply physics refinement to robot sequences")
+    p.add_argument("--sim-check", action="store_true",
+                   help="execute every (sequence, hand) pair in SAPIEN; a hand's sequence is valid only if it holds")
     p.set_defaults(func=cmd_data_build)
     p = data.add_parser("show", help="write an HTML page with one sequence (RGB-D, masks, 3-D motion)")
     p.add_argument("--data", required=True)
