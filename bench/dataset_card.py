@@ -55,8 +55,9 @@ Every (sequence, hand) pair was executed in SAPIEN by the execution check
 (`unihm_core/sim/execution.py`, disturbance test off): the PD-driven hand follows the stored
 trajectory and the object must stay on its plan (carried: within 3 cm and 20 deg at every frame
 after the grasp; pushed/pulled: final position within 3 cm; opened/closed: >= 80 % of the joint
-travel). A robot hand's sequence that fails counts as invalid for that hand (reason `sim: ...`
-above). The human hand's row is its own demonstration, executed the same way.
+travel). {"With `--sim-reject` a" if cfg.get("sim_reject") else "This build ran without `--sim-reject`, so a failure does not make a sequence invalid; with it, a"}
+robot hand's sequence that fails counts as invalid for that hand (reason `sim: ...` above). The
+human hand's row is its own demonstration, executed the same way.
 
 | hand | carried | pushed / pulled | opened / closed | all |
 |---|---|---|---|---|

@@ -121,14 +121,14 @@ def test_card_counts(builds):
 
 
 def test_sim_rule_executes_every_pair_and_invalidates_failures(tmp_path):
-    """With sim_check every (sequence, hand) pair, the human's too, is executed in SAPIEN; a robot
+    """With sim_reject every (sequence, hand) pair, the human's too, is executed in SAPIEN; a robot
     hand that fails is invalid with a 'sim: <failure>' reason, and the card counts per family.
     The Panda's carried sequences come from the antipodal grasp where the object fits its stroke."""
     from unihm_core.data.gripper_grasp import CARRIED_TASKS
     from unihm_core.sim.execution import ExecutionConfig, check_sequence
 
     cfg = DatasetConfig(n=4, seed=3, hands=("panda_gripper",), render=False, shard_size=4, workers=1,
-                        sim_check=True)
+                        sim_reject=True)
     build_dataset(tmp_path, cfg, progress=_quiet)
     ds = SyntheticDataset(tmp_path)
     card = json.loads((tmp_path / "card.json").read_text())

@@ -67,7 +67,8 @@ def cmd_data_build(args: argparse.Namespace) -> int:
 
     hands = tuple(args.hands.split(",")) if args.hands else DatasetConfig.hands
     cfg = DatasetConfig(n=args.n, seed=args.seed, hands=hands, render=not args.no_render, refine=args.refine,
-                        shard_size=args.shard_size, workers=args.workers, sim_check=args.sim_check)
+                        shard_size=args.shard_size, workers=args.workers, sim_check=args.sim_check,
+                        sim_reject=args.sim_reject)
     card = build_dataset(args.out, cfg)
     print(json.dumps({k: card[k] for k in ("sequences", "per_split", "per_task", "hands_valid",
                                            "human_reject_rate", "build_seconds_this_run")}, indent=2))
@@ -295,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-render", action="store_true", help="skip RGB-D rendering")
     p.add_argument("--refine", action="store_true", help="apply physics refinement to robot sequences")
     p.add_argument("--sim-check", action="store_true",
-                   help="execute every (sequence, hand) pair in SAPIEN; a hand's sequence is valid only if it holds")
+                   help="execute every (sequence, hand) pair in SAPIEN and record whether it keeps the object on its plan")
+    p.add_argument("--sim-reject", action="store_true",
+                   help="like --sim-check, and a hand's sequence counts as valid only when it does")
     p.set_defaults(func=cmd_data_build)
     p = data.add_parser("show", help="write an HTML page with one sequence (RGB-D, masks, 3-D motion)")
     p.add_argument("--data", required=True)
