@@ -69,7 +69,7 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     cfg = DatasetConfig(n=args.n, seed=args.seed, hands=hands, render=not args.no_render, refine=args.refine,
                         shard_size=args.shard_size, workers=args.workers, sim_check=args.sim_check,
                         sim_reject=args.sim_reject)
-    card = build_dataset(args.out, cfg)
+    card = build_dataset(args.out, cfg, executor=args.executor, address=args.address or None)
     print(json.dumps({k: card[k] for k in ("sequences", "per_split", "per_task", "hands_valid",
                                            "human_reject_rate", "build_seconds_this_run")}, indent=2))
     return 0
@@ -297,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", action="store_true", help="apply physics refinement to robot sequences")
     p.add_argument("--sim-check", action="store_true",
                    help="execute every (sequence, hand) pair in SAPIEN and record whether it keeps the object on its plan")
+    p.add_argument("--executor", choices=("process", "ray"), default="process",
+                   help="process: a multiprocessing pool (default); ray: Ray tasks (local, or the cluster at --address)")
+    p.add_argument("--address", default="", help="Ray cluster address for --executor ray (e.g. ray://head:10001, auto)")
     p.add_argument("--sim-reject", action="store_true",
                    help="like --sim-check, and a hand's sequence counts as valid only when it does")
     p.set_defaults(func=cmd_data_build)

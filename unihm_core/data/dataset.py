@@ -250,20 +250,26 @@ def _shard_paths(out: Path, k: int) -> tuple[Path, Path]:
     return out / "shards" / f"shard_{k:05d}.npz", out / "shards" / f"shard_{k:05d}.jsonl"
 
 
-def _build_shard(args: tuple[str, DatasetConfig, int]) -> tuple[int, int, dict]:
-    out, cfg, k = Path(args[0]), args[1], args[2]
-    npz_path, jsonl_path = _shard_paths(out, k)
+def _make_shard(cfg: DatasetConfig, k: int) -> tuple[dict, list[dict], dict]:
+    """Shard ``k``'s arrays, records and reject counts (no file written: any executor can run it)."""
     worker = _Worker(cfg)
     arrays, records = {}, []
     start, stop = k * cfg.shard_size, min((k + 1) * cfg.shard_size, cfg.n)
+    name = _shard_paths(Path("."), k)[0].name
     for index in range(start, stop):
         got = worker.sequence(index)
         if got is None:
             continue
         rec, arr = got
-        rec["shard"] = npz_path.name
+        rec["shard"] = name
         records.append(rec)
-        arrays.update({f"{rec['seq_id']}/{name}": v for name, v in arr.items()})
+        arrays.update({f"{rec['seq_id']}/{name_}": v for name_, v in arr.items()})
+    return arrays, records, dict(worker.rejects)
+
+
+def _write_shard(out: Path, k: int, arrays: dict, records: list[dict], rejects: dict) -> None:
+    """Write shard ``k`` (npz first, the manifest part last: its presence marks the shard done)."""
+    npz_path, jsonl_path = _shard_paths(out, k)
     tmp = npz_path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(npz_path)
@@ -271,13 +277,62 @@ def _build_shard(args: tuple[str, DatasetConfig, int]) -> tuple[int, int, dict]:
     with open(tmp, "w", encoding="utf-8") as f:
         for rec in records:
             f.write(json.dumps(rec) + "\n")
-        f.write(json.dumps({"_rejects": dict(worker.rejects)}) + "\n")
+        f.write(json.dumps({"_rejects": rejects}) + "\n")
     tmp.replace(jsonl_path)
-    return k, len(records), dict(worker.rejects)
 
 
-def build_dataset(out_dir: str | Path, config: DatasetConfig, progress=print) -> dict:
-    """Build (or resume) a dataset; returns the dataset card."""
+def _build_shard(args: tuple[str, DatasetConfig, int]) -> tuple[int, int, dict]:
+    out, cfg, k = Path(args[0]), args[1], args[2]
+    arrays, records, rejects = _make_shard(cfg, k)
+    _write_shard(out, k, arrays, records, rejects)
+    return k, len(records), rejects
+
+
+def _run_ray(out: Path, config: DatasetConfig, todo: list[int], address: str | None, report) -> None:
+    """Build the shards ``todo`` as Ray tasks; the driver writes each shard as it arrives, so the
+    workers (on a cluster: other machines) need no access to ``out``."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise InputError("--executor ray needs Ray: pip install 'ray==2.60.0'") from exc
+    started = not ray.is_initialized()
+    if started:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=config.workers, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1)(_make_shard)
+        pending = {task.remote(config, k): k for k in todo}
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            k = pending.pop(ref)
+            arrays, records, rejects = ray.get(ref)
+            _write_shard(out, k, arrays, records, rejects)
+            report(k, len(records))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+EXECUTORS = ("process", "ray")
+
+
+def build_dataset(out_dir: str | Path, config: DatasetConfig, progress=print, *, executor: str = "process",
+                  address: str | None = None) -> dict:
+    """Build (or resume) a dataset; returns the dataset card.
+
+    Args:
+        executor: ``"process"`` (a multiprocessing pool of ``config.workers``, the zero-dependency
+            default) or ``"ray"`` (Ray tasks: a local Ray with ``config.workers`` CPUs, or the
+            cluster at ``address``). Every sequence depends only on ``(seed, index)``, so both
+            write the same shards byte for byte, and either resumes the other's build.
+        address: a Ray cluster address (``ray://host:10001`` or ``auto``), ``executor="ray"`` only.
+    """
+    if executor not in EXECUTORS:
+        raise InputError(f"executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    if address and executor != "ray":
+        raise InputError("a Ray address needs --executor ray")
     out = Path(out_dir)
     (out / "shards").mkdir(parents=True, exist_ok=True)
     n_shards = (config.n + config.shard_size - 1) // config.shard_size
@@ -291,13 +346,23 @@ def build_dataset(out_dir: str | Path, config: DatasetConfig, progress=print) ->
             raise InputError(f"{out} holds a build with another configuration ({old}); use a new --out folder")
     cfg_path.write_text(json.dumps(cfg_dict, indent=2))
     todo = [k for k in range(n_shards) if not _shard_paths(out, k)[1].exists()]
+    where = f"Ray at {address}" if address else (f"a local Ray with {config.workers} CPU(s)" if executor == "ray"
+                                                 else f"{config.workers} worker(s)")
     progress(f"building {config.n} sequences in {n_shards} shards ({n_shards - len(todo)} already done) "
-             f"with {config.workers} worker(s)")
+             f"with {where}")
     t0 = time.time()
     jobs = [(str(out), config, k) for k in todo]
     done = n_shards - len(todo)
     built = 0
-    if config.workers > 1 and len(jobs) > 1:
+    if executor == "ray" and jobs:
+        def report(k: int, n_ok: int) -> None:
+            nonlocal done, built
+            done += 1
+            built += n_ok
+            progress(f"[{done}/{n_shards}] shard {k}: {n_ok} sequences ({time.time() - t0:.0f} s)")
+
+        _run_ray(out, config, todo, address, report)
+    elif config.workers > 1 and len(jobs) > 1:
         with mp.get_context("spawn").Pool(config.workers) as pool:
             for k, n_ok, _ in pool.imap_unordered(_build_shard, jobs):
                 done += 1
