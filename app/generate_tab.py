@@ -14,6 +14,7 @@ import numpy as np
 
 from app import plots
 from app.uploads import checked_image, path_file
+from app.warmup import WARMUP
 from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
 from unihm_core import HAND_NAMES, UniHMError
 from unihm_core.data.examples import EXAMPLES, example_dirs, load_example
@@ -164,6 +165,7 @@ def make_generate(pipeline_provider):
 
     def generate(rgb, depth_file, intrinsics_text, camera_file, instruction, hand, seed, temperature, top_p,
                  refine, render, lambda_c, w_gen, w_vel, w_acc, request: gr.Request, progress=gr.Progress()):
+        WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             pipe = pipeline_provider()
             rgb_arr = rgb_array(rgb)
@@ -214,6 +216,7 @@ def make_rerefine(pipeline_provider):
     def rerefine(result, lambda_c, w_gen, w_vel, w_acc, render, request: gr.Request, progress=gr.Progress()):
         if result is None:
             raise gr.Error("Generate first; re-refinement reuses the generated tokens.", print_exception=False)
+        WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             config = refine_config(lambda_c, w_gen, w_vel, w_acc)
             progress(0.2, desc="refinement")
@@ -232,6 +235,7 @@ def make_physics_check(pipeline_provider):
         if result is None:
             raise gr.Error("Generate first; the physics check executes the generated trajectories.",
                            print_exception=False)
+        WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             from dataclasses import replace
 
