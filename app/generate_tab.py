@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from app import plots
+from app import plots, scene3d
 from app.uploads import checked_image, path_file
 from app.warmup import WARMUP
 from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
@@ -145,7 +145,7 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
     timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
     return (overlay, table, explanation, plots.plan_figure(result), None if video is None else str(video),
             None if sim_video is None else str(sim_video),
-            plots.scene_figure(result), plots.energy_figure(result), plots.joints_figure(result),
+            scene3d.scene_figure(result), plots.energy_figure(result), plots.joints_figure(result),
             plots.penetration_figure(result), metrics_rows(result), timings, physics_rows(result), files, result)
 
 
@@ -250,7 +250,8 @@ def make_physics_check(pipeline_provider):
             run_dir = new_run_dir(request.session_hash if request else None)
             progress(0.6, desc="rendering the simulated replay")
             video = render_physics_video(new, run_dir)
-            return physics_rows(new), None if video is None else str(video), new
+            progress(0.9, desc="3-D view with the simulated hand")
+            return physics_rows(new), None if video is None else str(video), scene3d.scene_figure(new), new
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -312,7 +313,9 @@ def create_generate_tab(pipeline_provider) -> None:
                 with gr.Row():
                     video = gr.Video(label="Raw | refined · camera view (top) and side view (bottom)", autoplay=True)
                     sim_video = gr.Video(label="Simulated replay: what physics did to hand and object", autoplay=True)
-                scene_plot = gr.Plot(label="3-D scene, hand links raw (red) and refined (blue)")
+                scene_plot = gr.Plot(label="3-D scene: hand raw (orange), refined (blue), simulated (purple); contacts "
+                                           "green, penetrating points magenta ×. Slider and ▶ Play move it.",
+                                     elem_id="scene3d")
             with gr.Tab("Energy"):
                 energy_plot = gr.Plot(label="Contact energy and energy terms")
                 joints_plot = gr.Plot(label="Joint angles, raw vs refined, with limits")
@@ -336,7 +339,7 @@ def create_generate_tab(pipeline_provider) -> None:
                  outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy")
         again.click(make_rerefine(pipeline_provider), [state, lambda_c, w_gen, w_vel, w_acc, render], outputs,
                     api_name="rerefine", concurrency_limit=1, concurrency_id="heavy")
-        physics_btn.click(make_physics_check(pipeline_provider), [state], [physics, sim_video, state],
+        physics_btn.click(make_physics_check(pipeline_provider), [state], [physics, sim_video, scene_plot, state],
                           api_name="physics_check", concurrency_limit=1, concurrency_id="heavy")
 
 

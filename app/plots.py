@@ -9,54 +9,6 @@ from plotly.subplots import make_subplots
 RAW, REFINED, OBJECT = "#d62728", "#1f77b4", "#7f7f7f"
 
 
-def scene_figure(result, stride: int = 2, max_points: int = 4000) -> go.Figure:
-    """3-D view in the table frame: scene points, planned object path, hand links over time
-    (raw and refined overlaid) with a frame slider."""
-    from unihm_core import load_hand
-
-    scene, plan, target = result.scene, result.plan, result.target
-    pts = np.concatenate([inst.points for inst in scene.instances]) if scene.instances else np.zeros((0, 3))
-    cols = np.concatenate([inst.colors for inst in scene.instances]) if scene.instances else np.zeros((0, 3))
-    if len(pts) > max_points:
-        keep = np.random.default_rng(0).choice(len(pts), max_points, replace=False)
-        pts, cols = pts[keep], cols[keep]
-    hand = load_hand(result.hand)
-    links = {"raw": hand.link_positions(hand.clamp(result.raw.q))}
-    if result.refined is not None:
-        links["refined"] = hand.link_positions(hand.clamp(result.refined.q))
-    path = plan.object_poses[:, :3, 3]
-    obj_pts = target.points[:: max(1, len(target.points) // 800)]
-    T = len(plan.object_poses)
-
-    def dynamic(t: int) -> list:
-        P = obj_pts @ plan.object_poses[t, :3, :3].T + plan.object_poses[t, :3, 3]
-        out = [go.Scatter3d(x=P[:, 0], y=P[:, 1], z=P[:, 2], mode="markers", name="target (planned pose)",
-                            marker=dict(size=2, color=OBJECT))]
-        for name, L in links.items():
-            out.append(go.Scatter3d(x=L[t, :, 0], y=L[t, :, 1], z=L[t, :, 2], mode="markers", name=f"{name} hand",
-                                    marker=dict(size=3, color=RAW if name == "raw" else REFINED)))
-        return out
-
-    static = [go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name="scene points",
-                           marker=dict(size=1.5, color=[f"rgb({int(r*255)},{int(g*255)},{int(b*255)})"
-                                                        for r, g, b in cols])),
-              go.Scatter3d(x=path[:, 0], y=path[:, 1], z=path[:, 2], mode="lines", name="planned object path",
-                           line=dict(color="black", width=4))]
-    frames_idx = list(range(0, T, stride))
-    fig = go.Figure(data=static + dynamic(0),
-                    frames=[go.Frame(data=dynamic(t), traces=list(range(len(static), len(static) + 1 + len(links))),
-                                     name=str(t)) for t in frames_idx])
-    fig.update_layout(
-        height=560, margin=dict(l=0, r=0, t=30, b=0), scene=dict(aspectmode="data"),
-        legend=dict(orientation="h"),
-        sliders=[dict(currentvalue=dict(prefix="frame "), steps=[
-            dict(method="animate", label=str(t), args=[[str(t)], dict(mode="immediate", frame=dict(duration=0))])
-            for t in frames_idx])],
-        updatemenus=[dict(type="buttons", buttons=[dict(label="play", method="animate", args=[
-            None, dict(frame=dict(duration=50), fromcurrent=True)])])])
-    return fig
-
-
 def plan_figure(result) -> go.Figure:
     """Top view of the planned object path over the scene, with pick and place."""
     scene, plan = result.scene, result.plan
