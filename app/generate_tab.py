@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 
 from app import plots, scene3d
+from app.progress import PIPELINE_STAGES, RunProgress, generate_stages, gradio_reporter
 from app.uploads import checked_image, path_file
 from app.warmup import WARMUP
 from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
@@ -48,8 +49,9 @@ def _object_mesh(result):
     return trimesh.Trimesh(result.target.points).convex_hull
 
 
-def render_video(result, out_dir: Path) -> Path | None:
-    """Write ``render.mp4`` (raw | refined, camera | side view) or return None without Vulkan."""
+def render_video(result, out_dir: Path, on_frame=None) -> Path | None:
+    """Write ``render.mp4`` (raw | refined, camera | side view) or return None without Vulkan;
+    ``on_frame(done, total)`` after each frame."""
     vr = video_renderer()
     if vr is None:
         return None
@@ -60,7 +62,8 @@ def render_video(result, out_dir: Path) -> Path | None:
     with _video_lock:
         frames = vr.frames(result.hand, result.raw.q, None if result.refined is None else result.refined.q,
                            _object_mesh(result), result.plan.object_poses, camera_extrinsics=cam,
-                           contact_energy_raw=raw_c, contact_energy_refined=ref_c, stride=RENDER_STRIDE)
+                           contact_energy_raw=raw_c, contact_energy_refined=ref_c, stride=RENDER_STRIDE,
+                           on_frame=on_frame)
         return vr.write_mp4(frames, out_dir / "render.mp4")
 
 
@@ -100,7 +103,7 @@ def physics_rows(result) -> list[list]:
     return rows
 
 
-def render_physics_video(result, out_dir: Path) -> Path | None:
+def render_physics_video(result, out_dir: Path, on_frame=None) -> Path | None:
     """Write ``physics.mp4``: the simulated replay of the refined (else raw) trajectory, hand and
     object as physics moved them; None without Vulkan or without a physics row."""
     rep = result.physics.get("refined") or result.physics.get("raw")
@@ -110,7 +113,7 @@ def render_physics_video(result, out_dir: Path) -> Path | None:
     with _video_lock:
         frames = vr.frames(result.hand, rep.hand_q, None, _object_mesh(result), rep.object_poses,
                            camera_extrinsics=result.scene.camera_to_world, stride=RENDER_STRIDE,
-                           names=("simulated", ""))
+                           names=("simulated", ""), on_frame=on_frame)
         return vr.write_mp4(frames, out_dir / "physics.mp4")
 
 
@@ -121,14 +124,19 @@ def metrics_rows(result) -> list[list]:
     return rows
 
 
-def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
+def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: RunProgress | None = None):
     from unihm_core.perception import instance_table, mask_overlay
 
+    run = run or RunProgress(generate_stages(render))
     t = time.perf_counter()
-    video = render_video(result, run_dir) if render else None
-    sim_video = render_physics_video(result, run_dir) if render else None
+    video = sim_video = None
     if render:
+        run.stage("rendering video")
+        video = render_video(result, run_dir, on_frame=run.frame)
+        run.stage("rendering the simulated replay")
+        sim_video = render_physics_video(result, run_dir, on_frame=run.frame)
         result.timings_s["render"] = time.perf_counter() - t
+    run.stage("3-D view and plots")
     if render_note:
         result.warnings.append(render_note)
     overlay = mask_overlay(result.scene, target=result.target.index,
@@ -139,22 +147,26 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
                   f"{result.grounding.explanation}"
     if result.warnings:
         explanation += "\n\n**Warnings:** " + "; ".join(result.warnings)
+    figures = (plots.plan_figure(result), scene3d.scene_figure(result), plots.energy_figure(result),
+               plots.joints_figure(result), plots.penetration_figure(result))
+    run.stage("export")
     files = export_files(result, run_dir, video)
     if sim_video is not None:
         files.append(str(sim_video))
     timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
-    return (overlay, table, explanation, plots.plan_figure(result), None if video is None else str(video),
-            None if sim_video is None else str(sim_video),
-            scene3d.scene_figure(result), plots.energy_figure(result), plots.joints_figure(result),
-            plots.penetration_figure(result), metrics_rows(result), timings, physics_rows(result), files, result)
+    plan_fig, scene_fig, energy_fig, joints_fig, pen_fig = figures
+    summary = run.finish()
+    return (overlay, table, explanation, plan_fig, None if video is None else str(video),
+            None if sim_video is None else str(sim_video), scene_fig, energy_fig, joints_fig, pen_fig,
+            metrics_rows(result), timings, physics_rows(result), files, summary, result)
 
 
-def _outputs_in_new_run(result, request, render: bool, render_note: str = ""):
+def _outputs_in_new_run(result, request, render: bool, render_note: str = "", run: RunProgress | None = None):
     """Write the outputs into a fresh run folder of the session; on any failure the folder is
     removed again, so a session never holds a partial run."""
     run_dir = new_run_dir(request.session_hash if request else None)
     try:
-        return _outputs(result, run_dir, render, render_note)
+        return _outputs(result, run_dir, render, render_note, run)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -165,7 +177,10 @@ def make_generate(pipeline_provider):
 
     def generate(rgb, depth_file, intrinsics_text, camera_file, instruction, hand, seed, temperature, top_p,
                  refine, render, lambda_c, w_gen, w_vel, w_acc, request: gr.Request, progress=gr.Progress()):
-        WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
+        run = RunProgress(generate_stages(bool(render)), gradio_reporter(progress))
+        if WARMUP.started and not WARMUP.finished:
+            run.stage("waiting for the warm-up")
+            WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             pipe = pipeline_provider()
             rgb_arr = rgb_array(rgb)
@@ -177,13 +192,12 @@ def make_generate(pipeline_provider):
             t0 = time.perf_counter()
             result = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
                                    seed=int(seed), options=options, deadline_s=GENERATE_TIME_LIMIT_S,
-                                   progress=lambda stage, frac: progress(frac, desc=stage))
+                                   progress=run.pipeline_callback)
             render, note = bool(render), ""
             if render and time.perf_counter() - t0 > GENERATE_TIME_LIMIT_S:
                 render, note = False, (f"the video was skipped: the time limit of {GENERATE_TIME_LIMIT_S:g} s was "
                                        "reached before rendering")
-            progress(0.95, desc="rendering and export")
-            return _outputs_in_new_run(result, request, render, note)
+            return _outputs_in_new_run(result, request, render, note, run)
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -219,9 +233,12 @@ def make_rerefine(pipeline_provider):
         WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             config = refine_config(lambda_c, w_gen, w_vel, w_acc)
-            progress(0.2, desc="refinement")
+            # Pipeline.rerefine refines, measures and runs the physics check in one call: one stage
+            run = RunProgress(["refinement and physics check", *generate_stages(bool(render))[len(PIPELINE_STAGES):]],
+                              gradio_reporter(progress), expected={"refinement and physics check": 5.0}, learn=False)
+            run.stage("refinement and physics check")
             new = pipeline_provider().rerefine(result, config)
-            return _outputs_in_new_run(new, request, bool(render))
+            return _outputs_in_new_run(new, request, bool(render), run=run)
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -239,7 +256,9 @@ def make_physics_check(pipeline_provider):
         try:
             from dataclasses import replace
 
-            progress(0.1, desc="simulating raw and refined")
+            run = RunProgress(["physics", "rendering the simulated replay", "3-D view and plots"],
+                              gradio_reporter(progress), learn=False)
+            run.stage("physics")
             rows, warnings = pipeline_provider().physics_check(result.hand, result.raw.q, result.refined,
                                                                result.refine_result, result.target, result.plan,
                                                                raw=True)
@@ -248,10 +267,11 @@ def make_physics_check(pipeline_provider):
             new = replace(result, physics=rows, warnings=[w for w in result.warnings
                                                           if not w.startswith("physics check")] + warnings)
             run_dir = new_run_dir(request.session_hash if request else None)
-            progress(0.6, desc="rendering the simulated replay")
-            video = render_physics_video(new, run_dir)
-            progress(0.9, desc="3-D view with the simulated hand")
-            return physics_rows(new), None if video is None else str(video), scene3d.scene_figure(new), new
+            run.stage("rendering the simulated replay")
+            video = render_physics_video(new, run_dir, on_frame=run.frame)
+            run.stage("3-D view and plots")
+            fig = scene3d.scene_figure(new)
+            return physics_rows(new), None if video is None else str(video), fig, run.finish(), new
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -293,6 +313,7 @@ def create_generate_tab(pipeline_provider) -> None:
                     w_vel = gr.Number(value=1.0, label="Scale of W_vel, velocity prior (Eq. 15)")
                     w_acc = gr.Number(value=1.0, label="Scale of W_acc, acceleration prior (Eq. 15)")
                 go = gr.Button("Generate", variant="primary")
+                run_status = gr.Markdown(elem_id="run-status")  # the progress of a run, then its stage times
                 again = gr.Button("Re-refine with these weights")
         if example_dirs():
             gr.Examples(example_rows(), [rgb, depth, intrinsics, instruction],
@@ -332,15 +353,17 @@ def create_generate_tab(pipeline_provider) -> None:
                 files = gr.File(label="trajectory.json / .npz / .csv, meta.json, report.json, render.mp4",
                                 file_count="multiple", interactive=False)
         outputs = [overlay, instances, explanation, plan_plot, video, sim_video, scene_plot, energy_plot, joints_plot,
-                   pen_plot, metrics, timings, physics, files, state]
+                   pen_plot, metrics, timings, physics, files, run_status, state]  # the state last
         go.click(make_generate(pipeline_provider),
                  [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,
                   lambda_c, w_gen, w_vel, w_acc],
-                 outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy")
+                 outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy", show_progress_on=[run_status])
         again.click(make_rerefine(pipeline_provider), [state, lambda_c, w_gen, w_vel, w_acc, render], outputs,
-                    api_name="rerefine", concurrency_limit=1, concurrency_id="heavy")
-        physics_btn.click(make_physics_check(pipeline_provider), [state], [physics, sim_video, scene_plot, state],
-                          api_name="physics_check", concurrency_limit=1, concurrency_id="heavy")
+                    api_name="rerefine", concurrency_limit=1, concurrency_id="heavy", show_progress_on=[run_status])
+        physics_btn.click(make_physics_check(pipeline_provider), [state],
+                          [physics, sim_video, scene_plot, run_status, state],
+                          api_name="physics_check", concurrency_limit=1, concurrency_id="heavy",
+                          show_progress_on=[physics, run_status])
 
 
 def cleanup_session(request: gr.Request) -> None:
