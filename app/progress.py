@@ -68,12 +68,13 @@ class RunProgress:
             self.seconds[self.current] = self.clock() - self.started[self.current]
 
     def stage(self, name: str) -> None:
-        """Enter stage ``name`` (a stage not in the list is inserted before the remaining ones)."""
+        """Enter stage ``name`` (a stage not in the list is inserted after the current one)."""
         if name == self.current:
             return
         self._close_current()
         if name not in self.stages:
-            at = self.stages.index(self.current) + 1 if self.current in self.stages else len(self.stages)
+            # after the current stage, or first when none started (e.g. waiting for the warm-up)
+            at = self.stages.index(self.current) + 1 if self.current in self.stages else 0
             self.stages.insert(at, name)
         # stages skipped on the way (e.g. refinement switched off) count as done in no time
         for s in self.stages[: self.stages.index(name)]:

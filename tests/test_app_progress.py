@@ -57,6 +57,18 @@ def test_the_pipeline_callback_and_skipped_stages():
     assert run.stages[7] == "a stage nobody listed" and len(run.stages) == 11
 
 
+def test_an_unlisted_first_stage_goes_first():
+    clock = Clock()
+    run = RunProgress(generate_stages(render=True), None, clock=clock, learn=False)
+    run.stage("waiting for the warm-up")
+    assert run.stages[0] == "waiting for the warm-up" and run.message().startswith("step 1/13: waiting")
+    clock.t += 5
+    for stage in ("perception", "rendering video"):
+        run.stage(stage)
+        clock.t += 1
+    assert run.finish() == "✅ Done in 7.0 s: waiting for the warm-up 5.0 s · perception 1.0 s · rendering video 1.0 s"
+
+
 def test_finished_runs_teach_the_expected_durations(monkeypatch):
     monkeypatch.setattr(pr, "EXPECTED_S", {"perception": 1.0, "render": 4.0})
     clock = Clock()
