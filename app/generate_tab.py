@@ -117,10 +117,20 @@ def render_physics_video(result, out_dir: Path, on_frame=None) -> Path | None:
         return vr.write_mp4(frames, out_dir / "physics.mp4")
 
 
+METRIC_LABELS = {  # unihm_core.metrics.physical: fingertips against the target's surface samples
+    "penetration_max_mm": "deepest fingertip penetration, worst frame [mm]",
+    "penetration_mean_mm": "deepest fingertip penetration, mean over frames [mm]",
+    "contact_distance_mm": "fingertip-surface distance in contact frames [mm]",
+    "jerk_m_s3": "fingertip jerk, mean [m/s³] (smoothness: lower is smoother)",
+}
+METRICS_HEADERS = ["metric (lower is better)", "raw (tokens decoded)", "refined"]
+TIMINGS_HEADERS = ["stage", "seconds"]
+
+
 def metrics_rows(result) -> list[list]:
     rows = []
-    for key in ("penetration_max_mm", "penetration_mean_mm", "contact_distance_mm", "jerk_m_s3"):
-        rows.append([key, result.metrics["raw"][key], result.metrics.get("refined", {}).get(key, "—")])
+    for key, label in METRIC_LABELS.items():
+        rows.append([label, result.metrics["raw"][key], result.metrics.get("refined", {}).get(key, "—")])
     return rows
 
 
@@ -147,6 +157,9 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: Ru
                   f"{result.grounding.explanation}"
     if result.warnings:
         explanation += "\n\n**Warnings:** " + "; ".join(result.warnings)
+    notes = list(getattr(result.plan, "notes", []))
+    if notes:
+        explanation += "\n\n**Notes (nothing to do):** " + "; ".join(notes)
     figures = (plots.plan_figure(result), scene3d.scene_figure(result), plots.energy_figure(result),
                plots.joints_figure(result), plots.penetration_figure(result))
     run.stage("export")
@@ -313,7 +326,9 @@ def create_generate_tab(pipeline_provider) -> None:
                     w_vel = gr.Number(value=1.0, label="Scale of W_vel, velocity prior (Eq. 15)")
                     w_acc = gr.Number(value=1.0, label="Scale of W_acc, acceleration prior (Eq. 15)")
                 go = gr.Button("Generate", variant="primary")
-                run_status = gr.Markdown(elem_id="run-status")  # the progress of a run, then its stage times
+                # the progress of a run (every stage, frame by frame), then its stage times
+                run_status = gr.Markdown("*A run's progress shows here: every stage, elapsed and remaining time.*",
+                                         elem_id="run-status", min_height=70, container=True)
                 again = gr.Button("Re-refine with these weights")
         if example_dirs():
             gr.Examples(example_rows(), [rgb, depth, intrinsics, instruction],
@@ -342,8 +357,9 @@ def create_generate_tab(pipeline_provider) -> None:
                 joints_plot = gr.Plot(label="Joint angles, raw vs refined, with limits")
                 pen_plot = gr.Plot(label="Penetration per frame")
             with gr.Tab("Metrics"):
-                metrics = gr.Dataframe(headers=["metric", "raw", "refined"], interactive=False)
-                timings = gr.Dataframe(headers=["stage", "seconds"], interactive=False)
+                metrics = gr.Dataframe(headers=METRICS_HEADERS, interactive=False,
+                                       label="Physical plausibility of the motion: fingertips against the target")
+                timings = gr.Dataframe(headers=TIMINGS_HEADERS, interactive=False, label="Time per stage [s]")
                 physics = gr.Dataframe(headers=PHYSICS_HEADERS, interactive=False,
                                        label="Execution check in SAPIEN physics (PD-driven hand, squeeze at "
                                              "contacts): carried objects stay within 3 cm / 20° of the plan, "

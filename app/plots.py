@@ -20,14 +20,18 @@ def plan_figure(result) -> go.Figure:
                                                                        else "")))
     path = plan.object_poses[:, :3, 3]
     fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="object path",
-                             line=dict(color="black"), marker=dict(size=4, color=path[:, 2], colorscale="Viridis",
-                                                                   colorbar=dict(title="height [m]"))))
+                             line=dict(color="black"),
+                             marker=dict(size=4, color=path[:, 2], colorscale="Viridis",
+                                         colorbar=dict(title="object height [m]", x=1.0, xanchor="left",
+                                                       thickness=14, len=0.9))))
     fig.add_trace(go.Scatter(x=[plan.pick_xyz[0]], y=[plan.pick_xyz[1]], mode="markers", name="planner pick",
                              marker=dict(size=12, symbol="circle-open", color="green")))
     fig.add_trace(go.Scatter(x=[plan.place_xyz[0]], y=[plan.place_xyz[1]], mode="markers", name="final object pose",
                              marker=dict(size=14, symbol="x", color="black")))
-    fig.update_layout(height=420, xaxis_title="x [m] (viewer's right)", yaxis_title="y [m] (away)",
+    # the legend sits below the plot, so the colour bar on the right covers none of it
+    fig.update_layout(height=480, xaxis_title="x [m] (viewer's right)", yaxis_title="y [m] (away)",
                       yaxis=dict(scaleanchor="x"), margin=dict(l=40, r=10, t=30, b=40),
+                      legend=dict(orientation="h", x=0.0, y=-0.18, yanchor="top"),
                       title=f"task: {plan.task}")
     return fig
 
@@ -70,7 +74,8 @@ def joints_figure(result, max_joints: int = 12) -> go.Figure:
     hand = load_hand(result.hand)
     names = list(hand.joint_names[6:])[:max_joints]
     rows = (len(names) + 2) // 3
-    fig = make_subplots(rows=rows, cols=3, subplot_titles=names, shared_xaxes=True)
+    titles = [hand.joint_label(6 + k) for k in range(len(names))]
+    fig = make_subplots(rows=rows, cols=3, subplot_titles=titles, shared_xaxes=True)
     for k, name in enumerate(names):
         i = 6 + k
         r, c = k // 3 + 1, k % 3 + 1
@@ -81,6 +86,7 @@ def joints_figure(result, max_joints: int = 12) -> go.Figure:
                                      showlegend=k == 0), r, c)
         for lim in (hand.lower[i], hand.upper[i]):
             fig.add_hline(y=float(lim), line=dict(color="#bbb", width=1), row=r, col=c)
+    fig.update_annotations(font_size=11)  # the subplot titles: joint names with their meaning
     fig.update_layout(height=220 * rows, margin=dict(l=40, r=10, t=40, b=30))
     return fig
 
