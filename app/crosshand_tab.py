@@ -88,7 +88,8 @@ def create_crosshand_tab(pipeline_provider) -> None:
         if rows:
             gr.Examples(rows, [rgb, depth, intrinsics, instruction], label="Example scenes")
         note = gr.Markdown()
-        gallery = gr.Gallery(label="Refined hands at 60 % of the motion", columns=4, height=420)
+        gallery = gr.Gallery(label="Refined hands at 60 % of the motion", columns=4, height=420,
+                             elem_id="crosshand-gallery")
         table = gr.Dataframe(headers=["hand", "tokens", "penetration max [mm]", "contact distance [mm]",
                                       "jerk [m/s³]", "time [s]"], interactive=False)
         go.click(make_crosshand(pipeline_provider), [rgb, depth, intrinsics, instruction, seed],

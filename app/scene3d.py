@@ -291,7 +291,7 @@ def scene_figure(result, stride: int = 2, simulated=None) -> go.Figure:
                  buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                           dict(label="❚❚ Pause", method="animate",
                                args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])]),
-            dict(type="buttons", direction="left", x=0.07, y=1.0, xanchor="left", yanchor="bottom", active=-1,
+            dict(type="buttons", direction="left", x=0.0, y=1.0, xanchor="left", yanchor="top", active=-1,
                  buttons=buttons)])
     return fig
 
