@@ -91,6 +91,7 @@ def create_crosshand_tab(pipeline_provider) -> None:
         gallery = gr.Gallery(label="Refined hands at 60 % of the motion", columns=4, height=420,
                              elem_id="crosshand-gallery")
         table = gr.Dataframe(headers=["hand", "tokens", "penetration max [mm]", "contact distance [mm]",
-                                      "jerk [m/s³]", "time [s]"], interactive=False)
+                                      "jerk [m/s³]", "time [s]"], interactive=False,
+                             label="Per hand: tokens generated and the refined motion's fingertip metrics")
         go.click(make_crosshand(pipeline_provider), [rgb, depth, intrinsics, instruction, seed],
                  [gallery, table, note], api_name="crosshand", concurrency_limit=1, concurrency_id="heavy")
