@@ -108,12 +108,24 @@ def hull(points: np.ndarray):
     return h if len(h.faces) >= 4 else None
 
 
-def signed_distance_to_hull(h, points: np.ndarray) -> np.ndarray:
+def signed_distance_to_hull(h, points: np.ndarray, within: float | None = None) -> np.ndarray:
     """``(N,)`` signed distance [m] of ``points`` to convex hull ``h``: negative inside (exact),
-    positive outside (the largest face-plane distance, a lower bound of the true distance)."""
+    positive outside (the largest face-plane distance, a lower bound of the true distance).
+
+    With ``within`` [m], points farther than that outside the hull's bounding box are not
+    evaluated and get ``+inf`` (they are outside by more than ``within``): most of a hand is far
+    from the object, so this skips most of the work."""
+    P = np.asarray(points, float)
     n = np.asarray(h.face_normals)
     d = np.einsum("fj,fj->f", n, np.asarray(h.triangles_center))
-    return (np.asarray(points) @ n.T - d).max(axis=1)
+    if within is None:
+        return (P @ n.T - d).max(axis=1)
+    lo, hi = np.asarray(h.bounds[0]) - within, np.asarray(h.bounds[1]) + within
+    near = np.all((P >= lo) & (P <= hi), axis=1)
+    out = np.full(len(P), np.inf)
+    if near.any():
+        out[near] = (P[near] @ n.T - d).max(axis=1)
+    return out
 
 
 def _transform(T: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -134,7 +146,7 @@ def contact_masks(vertices: np.ndarray, object_poses: np.ndarray, target_hull, w
         below = _transform(world_to_table, vertices[t])[:, 2] < -PENETRATION_MM / 1000
         if target_hull is not None:
             local = _transform(np.linalg.inv(object_poses[min(t, len(object_poses) - 1)]), vertices[t])
-            sd = signed_distance_to_hull(target_hull, local)
+            sd = signed_distance_to_hull(target_hull, local, within=2 * CONTACT_MM / 1000)
             inside = sd < -PENETRATION_MM / 1000
             touch[t] = (np.abs(sd) <= CONTACT_MM / 1000) & ~inside
         else:
@@ -155,18 +167,20 @@ def _r(a: np.ndarray) -> list:
     return np.round(np.asarray(a, float), 3).tolist()
 
 
+# Traces are plain dicts: go.Figure validates the first frame's once, and the 33 frames' copies
+# are never validated (building go objects per frame took about 2 s of a 5 s figure).
 def _mesh(V: np.ndarray, F: np.ndarray, name: str, color: str, group: str, opacity: float = 1.0,
-          showlegend: bool = True) -> go.Mesh3d:
-    return go.Mesh3d(x=_r(V[:, 0]), y=_r(V[:, 1]), z=_r(V[:, 2]), i=F[:, 0], j=F[:, 1], k=F[:, 2], name=name,
-                     color=color, opacity=opacity, flatshading=True, legendgroup=group, showlegend=showlegend,
-                     hoverinfo="name", lighting=dict(ambient=0.55, diffuse=0.8, specular=0.2))
+          showlegend: bool = True) -> dict:
+    return dict(type="mesh3d", x=_r(V[:, 0]), y=_r(V[:, 1]), z=_r(V[:, 2]), i=F[:, 0].tolist(), j=F[:, 1].tolist(),
+                k=F[:, 2].tolist(), name=name, color=color, opacity=opacity, flatshading=True, legendgroup=group,
+                showlegend=showlegend, hoverinfo="name", lighting=dict(ambient=0.55, diffuse=0.8, specular=0.2))
 
 
-def _markers(P: np.ndarray, name: str, color: str, symbol: str, group: str) -> go.Scatter3d:
+def _markers(P: np.ndarray, name: str, color: str, symbol: str, group: str) -> dict:
     P = np.asarray(P, float).reshape(-1, 3)
-    return go.Scatter3d(x=_r(P[:, 0]), y=_r(P[:, 1]), z=_r(P[:, 2]), mode="markers", name=name, legendgroup=group,
-                        marker=dict(size=3 if symbol == "circle" else 4, color=color, symbol=symbol),
-                        hoverinfo="name")
+    return dict(type="scatter3d", x=_r(P[:, 0]), y=_r(P[:, 1]), z=_r(P[:, 2]), mode="markers", name=name,
+                legendgroup=group, marker=dict(size=3 if symbol == "circle" else 4, color=color, symbol=symbol),
+                hoverinfo="name")
 
 
 def _frame_indices(T: int, stride: int) -> list[int]:
@@ -217,8 +231,8 @@ def scene_figure(result, stride: int = 2, simulated=None) -> go.Figure:
     quad = _transform(scene.table_to_world, quad)
     static.append(_mesh(quad, np.array([[0, 1, 2], [0, 2, 3]]), "table", TABLE_COLOR, "table", opacity=0.5))
     path = plan.object_poses[:, :3, 3]
-    static.append(go.Scatter3d(x=_r(path[:, 0]), y=_r(path[:, 1]), z=_r(path[:, 2]), mode="lines",
-                               name="planned object path", line=dict(color=PATH_COLOR, width=4), legendgroup="plan"))
+    static.append(dict(type="scatter3d", x=_r(path[:, 0]), y=_r(path[:, 1]), z=_r(path[:, 2]), mode="lines",
+                       name="planned object path", line=dict(color=PATH_COLOR, width=4), legendgroup="plan"))
 
     # dynamic: per trajectory the hand mesh, its penetrating and touching points; the target
     verts, masks = {}, {}
@@ -251,14 +265,14 @@ def scene_figure(result, stride: int = 2, simulated=None) -> go.Figure:
     frames = []
     for t in fidx:
         data = []
-        for tr in dynamic(t):  # only what moves: positions and (for markers) names
-            d = {"x": tr.x, "y": tr.y, "z": tr.z}
-            if tr.type == "scatter3d":
-                d["name"] = tr.name
+        for tr in (first if t == fidx[0] else dynamic(t)):  # only what moves: positions, marker names
+            d = {"x": tr["x"], "y": tr["y"], "z": tr["z"]}
+            if tr["type"] == "scatter3d":
+                d["name"] = tr["name"]
             data.append(d)
         frames.append({"name": str(t), "data": data, "traces": dyn_idx})
 
-    groups = [tr.legendgroup for tr in static + first]
+    groups = [tr["legendgroup"] for tr in static + first]
 
     def visible(show: set[str]) -> list:
         return [True if g in show or g in ("objects", "table", "plan") else "legendonly" for g in groups]
@@ -270,9 +284,9 @@ def scene_figure(result, stride: int = 2, simulated=None) -> go.Figure:
                             args=[{"visible": visible({"raw", "refined"})}]))
     buttons += [dict(label=n, method="restyle", args=[{"visible": visible({n})}]) for n in names]
     default = {"refined", "simulated"} if "refined" in trajs else set(names)
+    for tr, v in zip(static + first, visible(default)):
+        tr["visible"] = v
     fig = go.Figure(data=static + first)
-    for tr, v in zip(fig.data, visible(default)):
-        tr.visible = v
     play = dict(frame=dict(duration=80, redraw=True), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
         height=640, margin=dict(l=0, r=0, t=40, b=0), uirevision="scene3d",
