@@ -14,19 +14,22 @@ VENV ?= .venv
 PIP_ARGS ?=
 # SKIP_SYSTEM_DEPS=1 skips the system package check (you installed them yourself).
 SKIP_SYSTEM_DEPS ?=
+# The os-release file that decides the Debian release (tests point it at a Debian 12 or 13 copy).
+OS_RELEASE ?= /etc/os-release
 # SAPIEN 3.0.3 renders on CPUs only with Mesa's lavapipe from this version on.
 MESA_MIN := 24.3
 
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: help setup system-deps run test train bench
+.PHONY: help setup system-deps test-deps run test train bench
 
 help:
 	@echo "make run          set up, then start the Gradio app (python app.py)"
 	@echo "make test         set up, then run the test suite"
 	@echo "make setup        system packages + .venv + Python packages (idempotent)"
-	@echo "make system-deps  only the system packages (Mesa lavapipe >= $(MESA_MIN), libusb, chromium)"
+	@echo "make system-deps  only the system packages the app needs (Mesa lavapipe >= $(MESA_MIN), libusb)"
+	@echo "make test-deps    system-deps plus what only the tests need (Debian's chromium for the browser tests)"
 	@echo "make train        set up, then train every model (python -m unihm_core train all)"
 	@echo "make bench        set up, then run the benchmarks (python -m unihm_core bench)"
 
@@ -41,12 +44,17 @@ $(STAMP): requirements.txt pyproject.toml | system-deps
 
 system-deps:
 	@MESA_MIN='$(MESA_MIN)' PYTHON='$(PYTHON)' VENV='$(VENV)' SKIP_SYSTEM_DEPS='$(SKIP_SYSTEM_DEPS)' \
-		bash -c "$$UNIHM_SYSTEM_DEPS_SCRIPT"
+		OS_RELEASE='$(OS_RELEASE)' EXTRA_PACKAGES='' bash -c "$$UNIHM_SYSTEM_DEPS_SCRIPT"
+
+# Chromium drives the browser tests only, so `make run` never installs it.
+test-deps: system-deps
+	@MESA_MIN='$(MESA_MIN)' PYTHON='$(PYTHON)' VENV='$(VENV)' SKIP_SYSTEM_DEPS='$(SKIP_SYSTEM_DEPS)' \
+		OS_RELEASE='$(OS_RELEASE)' EXTRA_PACKAGES='chromium' bash -c "$$UNIHM_SYSTEM_DEPS_SCRIPT"
 
 run: setup
 	$(VPY) app.py
 
-test: setup
+test: setup test-deps
 	$(VPY) -m pytest -q -p no:cacheprovider tests
 
 train: setup
@@ -65,7 +73,7 @@ if [ "$SKIP_SYSTEM_DEPS" = 1 ]; then
 fi
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "system-deps: not a Debian-based system. Install Mesa's Vulkan drivers (lavapipe) >= $MESA_MIN," >&2
-  echo "  the Vulkan loader, libusb-1.0 and chromium yourself, then run: make setup SKIP_SYSTEM_DEPS=1" >&2
+  echo "  the Vulkan loader and libusb-1.0 (and chromium for make test) yourself, then run: make setup SKIP_SYSTEM_DEPS=1" >&2
   exit 1
 fi
 installed_version() {
@@ -73,7 +81,7 @@ installed_version() {
   { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } | awk '$3 == "installed" {print $4; exit}'
 }
 missing=()
-for p in libvulkan1 libusb-1.0-0 chromium; do
+for p in libvulkan1 libusb-1.0-0 $EXTRA_PACKAGES; do
   [ -n "$(installed_version "$p")" ] || missing+=("$p")
 done
 mesa="$(installed_version mesa-vulkan-drivers)"
@@ -85,7 +93,7 @@ if [ ! -x "$VENV/bin/python" ] && ! "$PYTHON" -c 'import ensurepip, venv' >/dev/
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-. /etc/os-release 2>/dev/null || true
+. "$OS_RELEASE" 2>/dev/null || true
 if [ "$(id -u)" -eq 0 ]; then
   sudo=""; can_run=1
 elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
@@ -93,17 +101,23 @@ elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
 else
   sudo="sudo "; can_run=0
 fi
-target=""
 cmds=()
 if [ "${ID:-}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; then
-  # Debian 12 ships Mesa 22.3; SAPIEN needs >= 24.3, which bookworm-backports has.
+  # Debian 12 ships Mesa 22.3; SAPIEN needs >= 24.3, which bookworm-backports has. Only Mesa is
+  # asked for from backports (apt then takes from there just the libraries it needs newer, such
+  # as libdrm); `-t bookworm-backports` would upgrade every package of the transaction.
   if ! grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     cmds+=("echo 'deb http://deb.debian.org/debian bookworm-backports main' | ${sudo}tee /etc/apt/sources.list.d/bookworm-backports.list")
   fi
-  target="-t bookworm-backports "
+  packages=()
+  for p in "${missing[@]}"; do
+    if [ "$p" = mesa-vulkan-drivers ]; then packages+=(mesa-vulkan-drivers/bookworm-backports); else packages+=("$p"); fi
+  done
+else
+  packages=("${missing[@]}")
 fi
 cmds+=("${sudo}apt-get update")
-cmds+=("${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y ${target}${missing[*]}")
+cmds+=("${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y ${packages[*]}")
 
 if [ "$can_run" -ne 1 ]; then
   echo "system-deps: missing or too old: ${missing[*]} (Mesa lavapipe must be >= $MESA_MIN)." >&2

@@ -1,18 +1,16 @@
-"""Launch the UniHM Gradio app: build the UI, warm up the renderer and the compiled refinement, serve
-on localhost."""
+"""Launch the UniHM Gradio app: build the UI and serve it on localhost; the renderers, the models and
+the compiled refinement warm up in the background once the page is up (app/warmup.py)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-from app.generate_tab import video_renderer
-from app.pipeline_provider import get_pipeline
-from app.rendering import get_renderer
 from app.server import serve
 from app.ui import build_demo
-from unihm_core import UniHMError
-from unihm_core.refine.warmup import warm_up as warm_up_refinement
+from app.warmup import WARMUP
+
+WARMUP_DELAY_S = 10.0  # [s] the warm-up starts on the first page load, or this long after launch
 
 
 def main() -> None:
@@ -21,14 +19,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     args = parser.parse_args()
-    get_renderer()  # compile shaders once, before the first request
-    video_renderer()
-    warm_up_refinement()  # compile the refinement loop (first start on a machine: about 50 s, then cached on disk)
-    try:
-        get_pipeline()  # load the models now rather than on the first click
-    except UniHMError as exc:
-        print(f"warning: the Generate tab will not work: {exc}")
     demo = build_demo()
+    # Started before launch, the warm-up's imports and compilation slowed the server's start to about 25 s.
+    WARMUP.start_later(WARMUP_DELAY_S)
     serve(demo, args.host, args.port, share=args.share)
 
 

@@ -11,6 +11,7 @@ from app.generate_tab import _object_mesh, example_rows
 from app.uploads import checked_image, path_file
 from app.rendering import get_renderer, render_unavailable_reason
 from app.session import depth_path, parse_intrinsics, rgb_array
+from app.warmup import WARMUP
 from unihm_core import HAND_NAMES, UniHMError
 
 CROSSHAND_TIME_LIMIT_S = 300.0  # for all eight hands together (about 1-2 s each on 2 cores)
@@ -38,6 +39,7 @@ def _still(result, frame: int) -> np.ndarray | None:
 
 def make_crosshand(pipeline_provider):
     def run(rgb, depth_file, intrinsics_text, instruction, seed, progress=gr.Progress()):
+        WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             pipe = pipeline_provider()
             rgb_arr = rgb_array(rgb)
@@ -86,8 +88,10 @@ def create_crosshand_tab(pipeline_provider) -> None:
         if rows:
             gr.Examples(rows, [rgb, depth, intrinsics, instruction], label="Example scenes")
         note = gr.Markdown()
-        gallery = gr.Gallery(label="Refined hands at 60 % of the motion", columns=4, height=420)
+        gallery = gr.Gallery(label="Refined hands at 60 % of the motion", columns=4, height=420,
+                             elem_id="crosshand-gallery")
         table = gr.Dataframe(headers=["hand", "tokens", "penetration max [mm]", "contact distance [mm]",
-                                      "jerk [m/s³]", "time [s]"], interactive=False)
+                                      "jerk [m/s³]", "time [s]"], interactive=False,
+                             label="Per hand: tokens generated and the refined motion's fingertip metrics")
         go.click(make_crosshand(pipeline_provider), [rgb, depth, intrinsics, instruction, seed],
                  [gallery, table, note], api_name="crosshand", concurrency_limit=1, concurrency_id="heavy")

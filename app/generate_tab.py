@@ -12,8 +12,10 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from app import plots
+from app import plots, scene3d
+from app.progress import PIPELINE_STAGES, RunProgress, generate_stages, gradio_reporter
 from app.uploads import checked_image, path_file
+from app.warmup import WARMUP
 from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
 from unihm_core import HAND_NAMES, UniHMError
 from unihm_core.data.examples import EXAMPLES, example_dirs, load_example
@@ -47,8 +49,9 @@ def _object_mesh(result):
     return trimesh.Trimesh(result.target.points).convex_hull
 
 
-def render_video(result, out_dir: Path) -> Path | None:
-    """Write ``render.mp4`` (raw | refined, camera | side view) or return None without Vulkan."""
+def render_video(result, out_dir: Path, on_frame=None) -> Path | None:
+    """Write ``render.mp4`` (raw | refined, camera | side view) or return None without Vulkan;
+    ``on_frame(done, total)`` after each frame."""
     vr = video_renderer()
     if vr is None:
         return None
@@ -59,7 +62,8 @@ def render_video(result, out_dir: Path) -> Path | None:
     with _video_lock:
         frames = vr.frames(result.hand, result.raw.q, None if result.refined is None else result.refined.q,
                            _object_mesh(result), result.plan.object_poses, camera_extrinsics=cam,
-                           contact_energy_raw=raw_c, contact_energy_refined=ref_c, stride=RENDER_STRIDE)
+                           contact_energy_raw=raw_c, contact_energy_refined=ref_c, stride=RENDER_STRIDE,
+                           on_frame=on_frame)
         return vr.write_mp4(frames, out_dir / "render.mp4")
 
 
@@ -99,7 +103,7 @@ def physics_rows(result) -> list[list]:
     return rows
 
 
-def render_physics_video(result, out_dir: Path) -> Path | None:
+def render_physics_video(result, out_dir: Path, on_frame=None) -> Path | None:
     """Write ``physics.mp4``: the simulated replay of the refined (else raw) trajectory, hand and
     object as physics moved them; None without Vulkan or without a physics row."""
     rep = result.physics.get("refined") or result.physics.get("raw")
@@ -109,25 +113,40 @@ def render_physics_video(result, out_dir: Path) -> Path | None:
     with _video_lock:
         frames = vr.frames(result.hand, rep.hand_q, None, _object_mesh(result), rep.object_poses,
                            camera_extrinsics=result.scene.camera_to_world, stride=RENDER_STRIDE,
-                           names=("simulated", ""))
+                           names=("simulated", ""), on_frame=on_frame)
         return vr.write_mp4(frames, out_dir / "physics.mp4")
+
+
+METRIC_LABELS = {  # unihm_core.metrics.physical: fingertips against the target's surface samples
+    "penetration_max_mm": "deepest fingertip penetration, worst frame [mm]",
+    "penetration_mean_mm": "deepest fingertip penetration, mean over frames [mm]",
+    "contact_distance_mm": "fingertip-surface distance in contact frames [mm]",
+    "jerk_m_s3": "fingertip jerk, mean [m/s³] (smoothness: lower is smoother)",
+}
+METRICS_HEADERS = ["metric (lower is better)", "raw (tokens decoded)", "refined"]
+TIMINGS_HEADERS = ["stage", "seconds"]
 
 
 def metrics_rows(result) -> list[list]:
     rows = []
-    for key in ("penetration_max_mm", "penetration_mean_mm", "contact_distance_mm", "jerk_m_s3"):
-        rows.append([key, result.metrics["raw"][key], result.metrics.get("refined", {}).get(key, "—")])
+    for key, label in METRIC_LABELS.items():
+        rows.append([label, result.metrics["raw"][key], result.metrics.get("refined", {}).get(key, "—")])
     return rows
 
 
-def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
+def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: RunProgress | None = None):
     from unihm_core.perception import instance_table, mask_overlay
 
+    run = run or RunProgress(generate_stages(render))
     t = time.perf_counter()
-    video = render_video(result, run_dir) if render else None
-    sim_video = render_physics_video(result, run_dir) if render else None
+    video = sim_video = None
     if render:
+        run.stage("rendering video")
+        video = render_video(result, run_dir, on_frame=run.frame)
+        run.stage("rendering the simulated replay")
+        sim_video = render_physics_video(result, run_dir, on_frame=run.frame)
         result.timings_s["render"] = time.perf_counter() - t
+    run.stage("3-D view and plots")
     if render_note:
         result.warnings.append(render_note)
     overlay = mask_overlay(result.scene, target=result.target.index,
@@ -138,22 +157,29 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
                   f"{result.grounding.explanation}"
     if result.warnings:
         explanation += "\n\n**Warnings:** " + "; ".join(result.warnings)
+    notes = list(getattr(result.plan, "notes", []))
+    if notes:
+        explanation += "\n\n**Notes (nothing to do):** " + "; ".join(notes)
+    figures = (plots.plan_figure(result), scene3d.scene_figure(result), plots.energy_figure(result),
+               plots.joints_figure(result), plots.penetration_figure(result))
+    run.stage("export")
     files = export_files(result, run_dir, video)
     if sim_video is not None:
         files.append(str(sim_video))
     timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
-    return (overlay, table, explanation, plots.plan_figure(result), None if video is None else str(video),
-            None if sim_video is None else str(sim_video),
-            plots.scene_figure(result), plots.energy_figure(result), plots.joints_figure(result),
-            plots.penetration_figure(result), metrics_rows(result), timings, physics_rows(result), files, result)
+    plan_fig, scene_fig, energy_fig, joints_fig, pen_fig = figures
+    summary = run.finish()
+    return (overlay, table, explanation, plan_fig, None if video is None else str(video),
+            None if sim_video is None else str(sim_video), scene_fig, energy_fig, joints_fig, pen_fig,
+            metrics_rows(result), timings, physics_rows(result), files, summary, result)
 
 
-def _outputs_in_new_run(result, request, render: bool, render_note: str = ""):
+def _outputs_in_new_run(result, request, render: bool, render_note: str = "", run: RunProgress | None = None):
     """Write the outputs into a fresh run folder of the session; on any failure the folder is
     removed again, so a session never holds a partial run."""
     run_dir = new_run_dir(request.session_hash if request else None)
     try:
-        return _outputs(result, run_dir, render, render_note)
+        return _outputs(result, run_dir, render, render_note, run)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -164,6 +190,10 @@ def make_generate(pipeline_provider):
 
     def generate(rgb, depth_file, intrinsics_text, camera_file, instruction, hand, seed, temperature, top_p,
                  refine, render, lambda_c, w_gen, w_vel, w_acc, request: gr.Request, progress=gr.Progress()):
+        run = RunProgress(generate_stages(bool(render)), gradio_reporter(progress))
+        if WARMUP.started and not WARMUP.finished:
+            run.stage("waiting for the warm-up")
+            WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             pipe = pipeline_provider()
             rgb_arr = rgb_array(rgb)
@@ -175,13 +205,12 @@ def make_generate(pipeline_provider):
             t0 = time.perf_counter()
             result = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
                                    seed=int(seed), options=options, deadline_s=GENERATE_TIME_LIMIT_S,
-                                   progress=lambda stage, frac: progress(frac, desc=stage))
+                                   progress=run.pipeline_callback)
             render, note = bool(render), ""
             if render and time.perf_counter() - t0 > GENERATE_TIME_LIMIT_S:
                 render, note = False, (f"the video was skipped: the time limit of {GENERATE_TIME_LIMIT_S:g} s was "
                                        "reached before rendering")
-            progress(0.95, desc="rendering and export")
-            return _outputs_in_new_run(result, request, render, note)
+            return _outputs_in_new_run(result, request, render, note, run)
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -214,11 +243,15 @@ def make_rerefine(pipeline_provider):
     def rerefine(result, lambda_c, w_gen, w_vel, w_acc, render, request: gr.Request, progress=gr.Progress()):
         if result is None:
             raise gr.Error("Generate first; re-refinement reuses the generated tokens.", print_exception=False)
+        WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             config = refine_config(lambda_c, w_gen, w_vel, w_acc)
-            progress(0.2, desc="refinement")
+            # Pipeline.rerefine refines, measures and runs the physics check in one call: one stage
+            run = RunProgress(["refinement and physics check", *generate_stages(bool(render))[len(PIPELINE_STAGES):]],
+                              gradio_reporter(progress), expected={"refinement and physics check": 5.0}, learn=False)
+            run.stage("refinement and physics check")
             new = pipeline_provider().rerefine(result, config)
-            return _outputs_in_new_run(new, request, bool(render))
+            return _outputs_in_new_run(new, request, bool(render), run=run)
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -232,10 +265,13 @@ def make_physics_check(pipeline_provider):
         if result is None:
             raise gr.Error("Generate first; the physics check executes the generated trajectories.",
                            print_exception=False)
+        WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             from dataclasses import replace
 
-            progress(0.1, desc="simulating raw and refined")
+            run = RunProgress(["physics", "rendering the simulated replay", "3-D view and plots"],
+                              gradio_reporter(progress), learn=False)
+            run.stage("physics")
             rows, warnings = pipeline_provider().physics_check(result.hand, result.raw.q, result.refined,
                                                                result.refine_result, result.target, result.plan,
                                                                raw=True)
@@ -244,9 +280,11 @@ def make_physics_check(pipeline_provider):
             new = replace(result, physics=rows, warnings=[w for w in result.warnings
                                                           if not w.startswith("physics check")] + warnings)
             run_dir = new_run_dir(request.session_hash if request else None)
-            progress(0.6, desc="rendering the simulated replay")
-            video = render_physics_video(new, run_dir)
-            return physics_rows(new), None if video is None else str(video), new
+            run.stage("rendering the simulated replay")
+            video = render_physics_video(new, run_dir, on_frame=run.frame)
+            run.stage("3-D view and plots")
+            fig = scene3d.scene_figure(new)
+            return physics_rows(new), None if video is None else str(video), fig, run.finish(), new
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -288,6 +326,9 @@ def create_generate_tab(pipeline_provider) -> None:
                     w_vel = gr.Number(value=1.0, label="Scale of W_vel, velocity prior (Eq. 15)")
                     w_acc = gr.Number(value=1.0, label="Scale of W_acc, acceleration prior (Eq. 15)")
                 go = gr.Button("Generate", variant="primary")
+                # the progress of a run (every stage, frame by frame), then its stage times
+                run_status = gr.Markdown("*A run's progress shows here: every stage, elapsed and remaining time.*",
+                                         elem_id="run-status", min_height=70, container=True)
                 again = gr.Button("Re-refine with these weights")
         if example_dirs():
             gr.Examples(example_rows(), [rgb, depth, intrinsics, instruction],
@@ -308,14 +349,17 @@ def create_generate_tab(pipeline_provider) -> None:
                 with gr.Row():
                     video = gr.Video(label="Raw | refined · camera view (top) and side view (bottom)", autoplay=True)
                     sim_video = gr.Video(label="Simulated replay: what physics did to hand and object", autoplay=True)
-                scene_plot = gr.Plot(label="3-D scene, hand links raw (red) and refined (blue)")
+                scene_plot = gr.Plot(label="3-D scene: hand raw (orange), refined (blue), simulated (purple); contacts "
+                                           "green, penetrating points magenta ×. Slider and ▶ Play move it.",
+                                     elem_id="scene3d")
             with gr.Tab("Energy"):
                 energy_plot = gr.Plot(label="Contact energy and energy terms")
                 joints_plot = gr.Plot(label="Joint angles, raw vs refined, with limits")
                 pen_plot = gr.Plot(label="Penetration per frame")
             with gr.Tab("Metrics"):
-                metrics = gr.Dataframe(headers=["metric", "raw", "refined"], interactive=False)
-                timings = gr.Dataframe(headers=["stage", "seconds"], interactive=False)
+                metrics = gr.Dataframe(headers=METRICS_HEADERS, interactive=False,
+                                       label="Physical plausibility of the motion: fingertips against the target")
+                timings = gr.Dataframe(headers=TIMINGS_HEADERS, interactive=False, label="Time per stage [s]")
                 physics = gr.Dataframe(headers=PHYSICS_HEADERS, interactive=False,
                                        label="Execution check in SAPIEN physics (PD-driven hand, squeeze at "
                                              "contacts): carried objects stay within 3 cm / 20° of the plan, "
@@ -325,15 +369,17 @@ def create_generate_tab(pipeline_provider) -> None:
                 files = gr.File(label="trajectory.json / .npz / .csv, meta.json, report.json, render.mp4",
                                 file_count="multiple", interactive=False)
         outputs = [overlay, instances, explanation, plan_plot, video, sim_video, scene_plot, energy_plot, joints_plot,
-                   pen_plot, metrics, timings, physics, files, state]
+                   pen_plot, metrics, timings, physics, files, run_status, state]  # the state last
         go.click(make_generate(pipeline_provider),
                  [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,
                   lambda_c, w_gen, w_vel, w_acc],
-                 outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy")
+                 outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy", show_progress_on=[run_status])
         again.click(make_rerefine(pipeline_provider), [state, lambda_c, w_gen, w_vel, w_acc, render], outputs,
-                    api_name="rerefine", concurrency_limit=1, concurrency_id="heavy")
-        physics_btn.click(make_physics_check(pipeline_provider), [state], [physics, sim_video, state],
-                          api_name="physics_check", concurrency_limit=1, concurrency_id="heavy")
+                    api_name="rerefine", concurrency_limit=1, concurrency_id="heavy", show_progress_on=[run_status])
+        physics_btn.click(make_physics_check(pipeline_provider), [state],
+                          [physics, sim_video, scene_plot, run_status, state],
+                          api_name="physics_check", concurrency_limit=1, concurrency_id="heavy",
+                          show_progress_on=[physics, run_status])
 
 
 def cleanup_session(request: gr.Request) -> None:

@@ -13,7 +13,7 @@ from app.rendering import frame_hand, get_renderer, render_unavailable_reason
 from unihm_core import HAND_NAMES, load_hand
 from unihm_core.hands.poses import PRESETS, preset_pose
 
-HEADERS = ["joint", "kind", "value", "lower", "upper", "unit"]
+HEADERS = ["joint", "finger and role", "value", "lower", "upper", "unit"]
 
 
 def _table(hand, q: np.ndarray) -> list[list]:
@@ -21,7 +21,7 @@ def _table(hand, q: np.ndarray) -> list[list]:
     for i, r in enumerate(hand.joint_table()):
         if i < 6:
             continue  # the wrist is fixed at the origin in this view
-        rows.append([r["joint"], r["kind"], round(float(q[i]), 4), round(r["lower"], 4), round(r["upper"], 4), r["unit"]])
+        rows.append([r["joint"], r["meaning"] or r["kind"], round(float(q[i]), 4), round(r["lower"], 4), round(r["upper"], 4), r["unit"]])
     return rows
 
 
@@ -60,7 +60,7 @@ def show_table(hand_name: str, table):
             except (TypeError, ValueError):
                 raise gr.Error(f"Joint {row[0]}: {row[2]!r} is not a number; type a value in radians or metres.")
     clamped = hand.clamp(q)
-    moved = [hand.joint_names[i] for i in np.flatnonzero(np.abs(clamped - q) > 1e-9)]
+    moved = [hand.joint_label(i) for i in np.flatnonzero(np.abs(clamped - q) > 1e-9)]
     if moved:
         gr.Warning(f"Clamped to the joint limits: {', '.join(moved)}")
     return _render(hand_name, clamped), _table(hand, clamped)

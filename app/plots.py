@@ -9,54 +9,6 @@ from plotly.subplots import make_subplots
 RAW, REFINED, OBJECT = "#d62728", "#1f77b4", "#7f7f7f"
 
 
-def scene_figure(result, stride: int = 2, max_points: int = 4000) -> go.Figure:
-    """3-D view in the table frame: scene points, planned object path, hand links over time
-    (raw and refined overlaid) with a frame slider."""
-    from unihm_core import load_hand
-
-    scene, plan, target = result.scene, result.plan, result.target
-    pts = np.concatenate([inst.points for inst in scene.instances]) if scene.instances else np.zeros((0, 3))
-    cols = np.concatenate([inst.colors for inst in scene.instances]) if scene.instances else np.zeros((0, 3))
-    if len(pts) > max_points:
-        keep = np.random.default_rng(0).choice(len(pts), max_points, replace=False)
-        pts, cols = pts[keep], cols[keep]
-    hand = load_hand(result.hand)
-    links = {"raw": hand.link_positions(hand.clamp(result.raw.q))}
-    if result.refined is not None:
-        links["refined"] = hand.link_positions(hand.clamp(result.refined.q))
-    path = plan.object_poses[:, :3, 3]
-    obj_pts = target.points[:: max(1, len(target.points) // 800)]
-    T = len(plan.object_poses)
-
-    def dynamic(t: int) -> list:
-        P = obj_pts @ plan.object_poses[t, :3, :3].T + plan.object_poses[t, :3, 3]
-        out = [go.Scatter3d(x=P[:, 0], y=P[:, 1], z=P[:, 2], mode="markers", name="target (planned pose)",
-                            marker=dict(size=2, color=OBJECT))]
-        for name, L in links.items():
-            out.append(go.Scatter3d(x=L[t, :, 0], y=L[t, :, 1], z=L[t, :, 2], mode="markers", name=f"{name} hand",
-                                    marker=dict(size=3, color=RAW if name == "raw" else REFINED)))
-        return out
-
-    static = [go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name="scene points",
-                           marker=dict(size=1.5, color=[f"rgb({int(r*255)},{int(g*255)},{int(b*255)})"
-                                                        for r, g, b in cols])),
-              go.Scatter3d(x=path[:, 0], y=path[:, 1], z=path[:, 2], mode="lines", name="planned object path",
-                           line=dict(color="black", width=4))]
-    frames_idx = list(range(0, T, stride))
-    fig = go.Figure(data=static + dynamic(0),
-                    frames=[go.Frame(data=dynamic(t), traces=list(range(len(static), len(static) + 1 + len(links))),
-                                     name=str(t)) for t in frames_idx])
-    fig.update_layout(
-        height=560, margin=dict(l=0, r=0, t=30, b=0), scene=dict(aspectmode="data"),
-        legend=dict(orientation="h"),
-        sliders=[dict(currentvalue=dict(prefix="frame "), steps=[
-            dict(method="animate", label=str(t), args=[[str(t)], dict(mode="immediate", frame=dict(duration=0))])
-            for t in frames_idx])],
-        updatemenus=[dict(type="buttons", buttons=[dict(label="play", method="animate", args=[
-            None, dict(frame=dict(duration=50), fromcurrent=True)])])])
-    return fig
-
-
 def plan_figure(result) -> go.Figure:
     """Top view of the planned object path over the scene, with pick and place."""
     scene, plan = result.scene, result.plan
@@ -68,14 +20,18 @@ def plan_figure(result) -> go.Figure:
                                                                        else "")))
     path = plan.object_poses[:, :3, 3]
     fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="object path",
-                             line=dict(color="black"), marker=dict(size=4, color=path[:, 2], colorscale="Viridis",
-                                                                   colorbar=dict(title="height [m]"))))
+                             line=dict(color="black"),
+                             marker=dict(size=4, color=path[:, 2], colorscale="Viridis",
+                                         colorbar=dict(title="object height [m]", x=1.0, xanchor="left",
+                                                       thickness=14, len=0.9))))
     fig.add_trace(go.Scatter(x=[plan.pick_xyz[0]], y=[plan.pick_xyz[1]], mode="markers", name="planner pick",
                              marker=dict(size=12, symbol="circle-open", color="green")))
     fig.add_trace(go.Scatter(x=[plan.place_xyz[0]], y=[plan.place_xyz[1]], mode="markers", name="final object pose",
                              marker=dict(size=14, symbol="x", color="black")))
-    fig.update_layout(height=420, xaxis_title="x [m] (viewer's right)", yaxis_title="y [m] (away)",
+    # the legend sits below the plot, so the colour bar on the right covers none of it
+    fig.update_layout(height=480, xaxis_title="x [m] (viewer's right)", yaxis_title="y [m] (away)",
                       yaxis=dict(scaleanchor="x"), margin=dict(l=40, r=10, t=30, b=40),
+                      legend=dict(orientation="h", x=0.0, y=-0.18, yanchor="top"),
                       title=f"task: {plan.task}")
     return fig
 
@@ -118,7 +74,8 @@ def joints_figure(result, max_joints: int = 12) -> go.Figure:
     hand = load_hand(result.hand)
     names = list(hand.joint_names[6:])[:max_joints]
     rows = (len(names) + 2) // 3
-    fig = make_subplots(rows=rows, cols=3, subplot_titles=names, shared_xaxes=True)
+    titles = [hand.joint_label(6 + k) for k in range(len(names))]
+    fig = make_subplots(rows=rows, cols=3, subplot_titles=titles, shared_xaxes=True)
     for k, name in enumerate(names):
         i = 6 + k
         r, c = k // 3 + 1, k % 3 + 1
@@ -129,6 +86,7 @@ def joints_figure(result, max_joints: int = 12) -> go.Figure:
                                      showlegend=k == 0), r, c)
         for lim in (hand.lower[i], hand.upper[i]):
             fig.add_hline(y=float(lim), line=dict(color="#bbb", width=1), row=r, col=c)
+    fig.update_annotations(font_size=11)  # the subplot titles: joint names with their meaning
     fig.update_layout(height=220 * rows, margin=dict(l=40, r=10, t=40, b=30))
     return fig
 

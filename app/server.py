@@ -23,8 +23,10 @@ from app.session import remove_all_sessions
 
 def launch_kwargs(host: str, port: int, share: bool = False) -> dict:
     """Keyword arguments of ``Blocks.launch`` for the app."""
+    from app.scene3d import frames_js
+
     return dict(server_name=host, server_port=port, share=bool(share), max_file_size=MAX_FILE_SIZE,
-                enable_monitoring=False, allowed_paths=[], show_error=False)
+                enable_monitoring=False, allowed_paths=[], show_error=False, js=frames_js())
 
 
 def _interrupt(signum, frame) -> None:

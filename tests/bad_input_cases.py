@@ -99,11 +99,18 @@ class Progress:
         self.stall, self.stages = stall or {}, []
 
     def __call__(self, fraction: float, desc: str | None = None) -> None:
-        self.stages.append(desc)
-        if desc in self.stall:
+        import re
+
+        # the app reports "step n/N: <stage> (frame k/M) · ... elapsed · about ... left" (app/progress.py)
+        m = re.match(r"step \d+/\d+: (.+?)(?: \(frame \d+/\d+\))? · ", desc or "")
+        stage = m.group(1) if m else desc
+        if self.stages and self.stages[-1] == stage:
+            return  # the same stage again (a frame of it): recorded once
+        self.stages.append(stage)
+        if stage in self.stall:
             import time
 
-            time.sleep(self.stall[desc])
+            time.sleep(self.stall[stage])
 
 
 def submit(generate, tmp_path: Path, *, rgb: Path = EX / "color.png", depth: Path = EX / "depth.png",

@@ -152,46 +152,134 @@ def test_upload_over_the_size_limit_is_rejected(app_url):
     assert "maximum allowed size" in big.text
 
 
-def test_browser_generate_video_plots_and_download(app_url, tmp_path):
+ARTIFACTS = Path(os.environ.get("UNIHM_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts")) / "browser_walk"
+
+_SCENE_X = """() => {
+  const gd = document.querySelector('#scene3d .js-plotly-plot');
+  const i = gd._fullData.findIndex(d => d.name === 'refined hand');
+  return Array.from(gd._fullData[i].x).slice(0, 40);
+}"""
+
+
+def _run_status_done(page, previous: str = "", timeout_ms: int = 300_000) -> str:
+    """Wait until the line under Generate reports a finished run (another one than ``previous``)."""
+    page.wait_for_function(
+        """(prev) => { const t = document.querySelector('#run-status').innerText;
+                        return t.trim().startsWith('✅ Done in') && !/step \\d+\\/\\d+/.test(t) && t !== prev; }""",
+        arg=previous, timeout=timeout_ms)
+    return page.locator("#run-status").inner_text()
+
+
+def test_browser_walk(app_url, tmp_path):
+    """A user's walk through the page in Debian's chromium: example, Generate (progress under the
+    button), every result tab, the 3-D view playing and scrubbed, physics check, re-refine,
+    download, Cross-hand. Screenshots of each step are kept under build/test-artifacts/browser_walk
+    (UNIHM_TEST_ARTIFACTS moves them); UNIHM_UPDATE_SCREENSHOT=1 refreshes docs/screenshot_generate.png."""
     if not Path(CHROMIUM).exists():
         if in_ci():
-            pytest.fail("chromium is missing; `make setup` installs it")
+            pytest.fail("chromium is missing; `make test` installs it (make test-deps)")
         pytest.skip("chromium is not installed")
     from playwright.sync_api import sync_playwright
 
     url, _ = app_url
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()  # this run's screenshots only
+    shots = []
+
+    def shot(page, name: str, full: bool = False) -> None:
+        path = ARTIFACTS / f"{len(shots):02d}_{name}.png"
+        page.screenshot(path=str(path), full_page=full)
+        shots.append(path)
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                                           "--disable-component-update", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
-        page.goto(url)
-        page.get_by_role("button", name="mug into bowl").click()
-        page.wait_for_timeout(5000)  # let the example's files upload into the inputs
-        page.get_by_label("Hand").first.click()
-        page.get_by_role("option", name="shadow").click()
-        page.get_by_role("button", name="Generate", exact=True).click()
-        page.get_by_role("tab", name="Hand", exact=True).click()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         try:
-            page.wait_for_selector("video", timeout=240_000)
+            page.goto(url)
+            status = page.locator("#warmup-status")
+            status.wait_for(timeout=60_000)
+            assert "Warming up" in status.inner_text() or "Ready" in status.inner_text()
+            shot(page, "start")
+            page.get_by_role("button", name="mug into bowl").first.click()
+            page.wait_for_timeout(5000)  # let the example's files upload into the inputs
+            page.get_by_label("Hand").first.click()
+            page.get_by_role("option", name="shadow").click()
+            page.get_by_role("button", name="Generate", exact=True).click()
+            # progress next to the button: the stage, elapsed and remaining time
+            page.wait_for_function("() => /step \\d+\\/\\d+: .* elapsed .* left/.test("
+                                   "document.querySelector('#run-status').innerText)", timeout=240_000)
+            shot(page, "progress")
+            done = _run_status_done(page)
+            assert "rendering video" in done and "perception" in done, done
+
+            page.get_by_role("tab", name="Perception", exact=True).click()
+            assert "Task:" in page.get_by_text("Task:").first.inner_text()
+            shot(page, "perception")
+            page.get_by_role("tab", name="Plan", exact=True).click()
+            page.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)
+            shot(page, "plan")
+
+            page.get_by_role("tab", name="Hand", exact=True).click()
+            page.wait_for_selector("video", timeout=60_000)
+            plot = page.locator("#scene3d .js-plotly-plot[data-unihm-frames]")
+            plot.wait_for(timeout=120_000)
+            assert int(plot.get_attribute("data-unihm-frames")) >= 32
+            before = page.evaluate(_SCENE_X)
+            page.locator("#scene3d .updatemenu-item-text", has_text="Play").click()
+            page.wait_for_timeout(3000)
+            played = page.evaluate(_SCENE_X)
+            assert played != before, "Play did not move the 3-D view"
+            rail = page.locator("#scene3d .slider-rail-rect").bounding_box()
+            page.mouse.click(rail["x"] + 0.2 * rail["width"], rail["y"] + rail["height"] / 2)
+            page.wait_for_timeout(1500)
+            scrubbed = page.evaluate(_SCENE_X)
+            assert scrubbed != played, "the slider did not move the 3-D view"
+            page.locator("#scene3d").scroll_into_view_if_needed()
+            shot(page, "hand_3d")
+            # the README's screenshot is refreshed only on request, so a test run leaves the tracked file alone
+            if os.environ.get("UNIHM_UPDATE_SCREENSHOT") == "1":
+                page.screenshot(path=str(ROOT / "docs" / "screenshot_generate.png"), full_page=True)
+
+            page.get_by_role("tab", name="Energy", exact=True).click()
+            page.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)
+            shot(page, "energy")
+
+            page.get_by_role("tab", name="Metrics", exact=True).click()
+            page.get_by_text("Physical plausibility of the motion").first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="Physics check of raw and refined").click()
+            done = _run_status_done(page, done)
+            assert "physics" in done, done
+            shot(page, "metrics_physics")
+
+            page.get_by_role("button", name="Re-refine with these weights").click()
+            done = _run_status_done(page, done)
+            assert "refinement and physics check" in done, done
+
+            page.get_by_role("tab", name="Export", exact=True).click()
+            link = page.locator('a[data-testid="download-link"][download="trajectory.json"]').first
+            with page.expect_download(timeout=60_000) as dl:
+                link.click()
+            saved = tmp_path / "trajectory.json"
+            dl.value.save_as(saved)
+            doc = json.loads(saved.read_text())
+            assert doc["hand"] == "shadow" and doc["q_refined"]
+            shot(page, "export")
+
+            page.get_by_role("tab", name="Cross-hand", exact=True).click()
+            instruction = json.loads((EXAMPLE / "example.json").read_text())["instruction"]
+            page.get_by_text(instruction, exact=True).filter(visible=True).first.click()  # its example row
+            page.wait_for_timeout(5000)
+            page.get_by_role("button", name="Generate for all hands").click()
+            page.wait_for_function("() => document.querySelectorAll('#crosshand-gallery img').length >= 8",
+                                   timeout=500_000)
+            shot(page, "crosshand", full=True)
         except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-            print("screenshot:", tmp_path / "failure.png", page.locator(".toast-body").all_inner_texts())
+            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            print("screenshot:", ARTIFACTS / "failure.png", page.locator(".toast-body").all_inner_texts())
             raise
-        page.get_by_role("tab", name="Energy", exact=True).click()
-        page.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)
-        page.get_by_role("tab", name="Export", exact=True).click()
-        link = page.locator('a[data-testid="download-link"][download="trajectory.json"]').first
-        with page.expect_download(timeout=60_000) as dl:
-            link.click()
-        saved = tmp_path / "trajectory.json"
-        dl.value.save_as(saved)
-        doc = json.loads(saved.read_text())
-        assert doc["hand"] == "shadow" and doc["q_refined"]
-        page.get_by_role("tab", name="Hand", exact=True).click()
-        page.wait_for_timeout(1500)
-        # the README's screenshot is refreshed only on request, so a test run leaves the tracked file alone
-        shot = (ROOT / "docs" if os.environ.get("UNIHM_UPDATE_SCREENSHOT") == "1" else tmp_path) / "screenshot_generate.png"
-        page.screenshot(path=str(shot), full_page=True)
-        assert shot.stat().st_size > 10_000
-        browser.close()
+        finally:
+            browser.close()
+    assert all(s.stat().st_size > 10_000 for s in shots), shots

@@ -144,15 +144,18 @@ def test_second_setup_does_not_run_pip() -> None:
     assert "pip install" not in res.stdout, res.stdout
 
 
-def _stub_bin(tmp: Path, mesa_version: str, uid: int) -> Path:
-    """Stubs for dpkg-query (all packages present, Mesa at ``mesa_version``), id, sudo, apt-get."""
+def _stub_bin(tmp: Path, mesa_version: str, uid: int, missing: tuple[str, ...] = ()) -> Path:
+    """Stubs for dpkg-query (every package present except ``missing``, Mesa at ``mesa_version``),
+    id, sudo, apt-get."""
     if shutil.which("dpkg") is None:
         skip_or_fail("dpkg is not available (not a Debian-based system)")
     stub = tmp / "bin"
     stub.mkdir()
+    absent = " ".join(missing)
     scripts = {
         "dpkg-query": f"""#!/bin/bash
 pkg="${{@: -1}}"
+for m in {absent}; do [ "$pkg" = "$m" ] && exit 1; done
 if [ "$pkg" = mesa-vulkan-drivers ]; then echo "install ok installed {mesa_version}";
 else echo "install ok installed 1.0-1"; fi
 """,
@@ -164,6 +167,21 @@ else echo "install ok installed 1.0-1"; fi
         (stub / name).write_text(body)
         (stub / name).chmod(0o755)
     return stub
+
+
+def _os_release(tmp: Path, version: str) -> Path:
+    """An os-release file of Debian ``version`` (12 bookworm or 13 trixie)."""
+    codename = {"12": "bookworm", "13": "trixie"}[version]
+    path = tmp / f"os-release-{version}"
+    path.write_text(f'PRETTY_NAME="Debian GNU/Linux {version} ({codename})"\nNAME="Debian GNU/Linux"\n'
+                    f'VERSION_ID="{version}"\nVERSION="{version} ({codename})"\nID=debian\n')
+    return path
+
+
+def _install_line(stderr: str) -> str:
+    install = [ln.strip() for ln in stderr.splitlines() if "apt-get install" in ln]
+    assert len(install) == 1, stderr
+    return install[0]
 
 
 def test_system_deps_fast_path_when_everything_is_present(tmp_path: Path) -> None:
@@ -179,12 +197,39 @@ def test_system_deps_prints_commands_and_fails_without_root(tmp_path: Path) -> N
     res = make("-s", "system-deps", env={"PATH": f"{stub}:{os.environ['PATH']}"})
     assert res.returncode != 0
     assert not (tmp_path / "apt-called").exists(), "must not call apt without root"
-    lines = res.stderr.splitlines()
-    install = [ln.strip() for ln in lines if "apt-get install" in ln]
-    assert len(install) == 1, res.stderr
-    assert install[0].startswith("sudo ") and install[0].endswith("mesa-vulkan-drivers")
-    assert "libusb" not in install[0]  # present according to the stub
-    assert any(ln.strip() == "sudo apt-get update" for ln in lines)
-    os_release = Path("/etc/os-release").read_text() if Path("/etc/os-release").exists() else ""
-    if 'ID=debian' in os_release and 'VERSION_ID="12"' in os_release:
-        assert "-t bookworm-backports" in install[0]
+    install = _install_line(res.stderr)
+    assert install.startswith("sudo ") and "mesa-vulkan-drivers" in install
+    assert "libusb" not in install  # present according to the stub
+    assert any(ln.strip() == "sudo apt-get update" for ln in res.stderr.splitlines())
+
+
+@pytest.mark.parametrize("version", ["12", "13"])
+def test_only_mesa_comes_from_backports(tmp_path: Path, version: str) -> None:
+    """Debian 12: Mesa alone is named with /bookworm-backports and there is no `-t`, which would
+    pull every package of the transaction (systemd, udev, ...) from backports; Debian 13: no backports."""
+    stub = _stub_bin(tmp_path, "22.3.6-1+deb12u1", uid=1000, missing=("libusb-1.0-0",))
+    env = {"PATH": f"{stub}:{os.environ['PATH']}", "OS_RELEASE": str(_os_release(tmp_path, version))}
+    res = make("-s", "system-deps", f"OS_RELEASE={env['OS_RELEASE']}", env=env)
+    assert res.returncode != 0
+    install = _install_line(res.stderr)
+    words = install.split()
+    assert "-t" not in words and "--target-release" not in install, install
+    assert "libusb-1.0-0" in words, install  # from the release itself
+    if version == "12":
+        assert "mesa-vulkan-drivers/bookworm-backports" in words, install
+        assert [w for w in words if "backports" in w] == ["mesa-vulkan-drivers/bookworm-backports"], install
+    else:
+        assert "mesa-vulkan-drivers" in words and "backports" not in res.stderr, res.stderr
+
+
+def test_chromium_is_installed_for_make_test_only(tmp_path: Path) -> None:
+    stub = _stub_bin(tmp_path, "25.0.7-2~bpo12+1", uid=1000, missing=("chromium",))
+    env = {"PATH": f"{stub}:{os.environ['PATH']}"}
+    app = make("-s", "system-deps", env=env)
+    assert app.returncode == 0 and app.stderr == "", app.stderr  # the app does not need it
+    tests = make("-s", "test-deps", env=env)
+    assert tests.returncode != 0
+    assert _install_line(tests.stderr).split()[-1] == "chromium", tests.stderr
+    run = make("-n", "run", env=env)
+    assert "test-deps" not in run.stdout and "chromium" not in run.stdout.replace("EXTRA_PACKAGES=''", "")
+    assert "EXTRA_PACKAGES='chromium'" in make("-n", "test", env=env).stdout

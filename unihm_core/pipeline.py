@@ -198,6 +198,7 @@ def plan_summary(plan) -> dict:
     return {"task": plan.task, "pick_world": np.round(plan.pick_xyz, 4).tolist(),
             "place_world": np.round(plan.place_xyz, 4).tolist(),
             "object_poses_world": np.round(plan.object_poses, 5).tolist(), "warnings": list(plan.warnings),
+            "notes": list(getattr(plan, "notes", [])),
             "timings_s": {k: round(v, 4) for k, v in plan.timings_s.items()}}
 
 

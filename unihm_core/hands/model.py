@@ -182,7 +182,7 @@ class HandModel:
         if np.any(bad):
             k = int(np.argwhere(bad)[0][-1])
             v = q.reshape(-1, self.dof)[np.any(bad.reshape(-1, self.dof), axis=1)][0, k]
-            raise JointLimitError(f"{self.name}: joint {self.joint_names[k]!r} = {v:.4f} is outside "
+            raise JointLimitError(f"{self.name}: joint {self.joint_label(k)!r} = {v:.4f} is outside "
                                   f"[{self.lower[k]:.4f}, {self.upper[k]:.4f}]; call HandModel.clamp(q) first")
         return q
 
@@ -270,12 +270,28 @@ class HandModel:
         jac = np.stack([pin.getFrameJacobian(self.model, self.data, f, pin.LOCAL_WORLD_ALIGNED)[:3] for f in fids])
         return pos, jac @ self._A
 
+    def joint_label(self, i: int) -> str:
+        """State coordinate ``i``'s name with what it moves where the name does not say it
+        (LEAP ``"1 (index finger, MCP flexion)"``, Shadow ``"WRJ1 (wrist, ...)"``; see
+        :mod:`unihm_core.hands.joint_names`)."""
+        from unihm_core.hands.joint_names import joint_label  # noqa: PLC0415
+
+        name = self.joint_names[i]
+        return f"{name} (floating wrist)" if i < 6 else joint_label(self.spec, name)
+
     def joint_table(self) -> list[dict]:
-        """One row per state coordinate: name, kind, lower, upper, unit."""
+        """One row per state coordinate: name, kind ("floating wrist", "wrist" for the hand's own
+        wrist joints such as Shadow's WRJ1/WRJ2, or "finger"), meaning, lower, upper, unit."""
+        from unihm_core.hands.joint_names import describe_joints  # noqa: PLC0415
+
+        meanings = describe_joints(self.spec)
         rows = []
         for i, n in enumerate(self.joint_names):
             prismatic = i < 3 or (i >= 6 and self.model.joints[self.model.getJointId(n)].shortname().endswith(
                 ("PX", "PY", "PZ", "PrismaticUnaligned")))
-            rows.append({"joint": n, "kind": "wrist" if i < 6 else "finger", "lower": float(self.lower[i]),
-                         "upper": float(self.upper[i]), "unit": "m" if prismatic else "rad"})
+            m = meanings.get(n) if i >= 6 else None
+            rows.append({"joint": n, "kind": "floating wrist" if i < 6 else (m.kind if m else "finger"),
+                         "meaning": "floating wrist (position and orientation)" if i < 6 else (m.text() if m else ""),
+                         "lower": float(self.lower[i]), "upper": float(self.upper[i]),
+                         "unit": "m" if prismatic else "rad"})
         return rows

@@ -9,6 +9,7 @@ imageio-ffmpeg's bundled ffmpeg.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,9 +73,11 @@ class TrajectoryVideoRenderer:
                object_poses: np.ndarray, camera_extrinsics: np.ndarray | None = None,
                contact_energy_raw: np.ndarray | None = None,
                contact_energy_refined: np.ndarray | None = None, stride: int = 1,
-               names: tuple[str, str] = ("raw", "refined")) -> list[np.ndarray]:
+               names: tuple[str, str] = ("raw", "refined"),
+               on_frame: Callable[[int, int], object] | None = None) -> list[np.ndarray]:
         """The grid frames; ``contact_energy_*`` are ``(T, F)`` per-fingertip energies; ``names``
-        label the two columns (e.g. ``("simulated", ...)`` for a physics replay)."""
+        label the two columns (e.g. ``("simulated", ...)`` for a physics replay); ``on_frame(done,
+        total)`` is called after each rendered frame (progress reporting)."""
         model = load_hand(hand)
         r = self.renderer
         variants = [(names[0], np.asarray(q_raw, float), contact_energy_raw)]
@@ -89,7 +92,8 @@ class TrajectoryVideoRenderer:
         views = (("camera", front), ("side", side))
         r.remove_mesh("object")  # a previous call may have shown another object
         out = []
-        for t in range(0, len(q_raw), stride):
+        steps = range(0, len(q_raw), stride)
+        for t in steps:
             r.set_mesh("object", object_mesh.vertices, object_mesh.faces, object_poses[t], color=(0.85, 0.3, 0.2, 1))
             rows = []
             for vname, pose in views:
@@ -102,6 +106,8 @@ class TrajectoryVideoRenderer:
                     cols.append(_label(r.render(), f"{name} · {vname} · t={t}"))
                 rows.append(np.concatenate(cols, axis=1))
             out.append(np.concatenate(rows, axis=0))
+            if on_frame is not None:
+                on_frame(len(out), len(steps))
         return out
 
     def write_mp4(self, frames: list[np.ndarray], path: str | Path) -> Path:
