@@ -151,8 +151,9 @@ SIZES: tuple[str, ...] = ("small", "large")
 UNSEEN_ONLY_NOUNS: frozenset[str] = frozenset({
     "snack box", "sugar packet", "dessert box", "tin of soup", "tuna tin", "coffee tin", "aerosol can",
     "condiment bottle", "cleanser bottle", "tea mug", "tumbler", "basin", "saucer", "fuzzy ball", "mandarin",
-    "lime", "curved fruit", "brick", "toy block", "scrubbing sponge", "felt-tip pen", "chest of drawers",
-    "storage box",
+    "lime", "curved fruit", "timber block", "toy block", "scrubbing sponge", "felt-tip pen", "chest of drawers",
+    "storage box", "jelly box", "luncheon meat tin", "water jug", "soft brick", "electric drill", "shears",
+    "hand clamp",
 })
 
 #: Verbs reserved for the unseen split (every inflection counts; see :func:`unseen_only_items`).
