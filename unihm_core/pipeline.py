@@ -27,6 +27,7 @@ refinement (new weights), so a user can compare settings without resampling.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -176,7 +177,8 @@ def check_instruction(text: str) -> str:
     """Normalise and validate an instruction (non-empty, at most ``MAX_INSTRUCTION_CHARS``).
 
     The models understand English only. Text with fewer than 3 Latin letters (e.g. Chinese)
-    is refused here, before perception runs; Latin-script text in another language reaches
+    is refused here, before perception runs, unless it names an object by its number ("#2");
+    Latin-script text in another language reaches
     grounding, which refuses it when no word is known and lists the objects it found.
     """
     if not isinstance(text, str):
@@ -187,7 +189,7 @@ def check_instruction(text: str) -> str:
     if len(text) > MAX_INSTRUCTION_CHARS:
         raise InputError(f"the instruction has {len(text)} characters; keep it under {MAX_INSTRUCTION_CHARS}")
     letters = sum(c.isascii() and c.isalpha() for c in text)
-    if letters < 3:
+    if letters < 3 and not re.search(r"#\s*\d+", text):  # "#2" names an object by its number
         raise InputError("the instruction has no English words I can read; the models understand English, "
                          "e.g. 'pick up the red can'")
     return text
