@@ -276,7 +276,10 @@ class Pipeline:
         """Run every stage; ``progress(stage, fraction)`` is called before each one.
 
         ``deadline_s`` bounds the total time: a stage that starts after the deadline raises
-        :class:`~unihm_core.errors.InputError` saying which stage was reached.
+        :class:`~unihm_core.errors.InputError` saying which stage was reached. When grounding
+        refuses the instruction (no match, or an
+        :class:`~unihm_core.perception.grounding.AmbiguityError`), the raised error carries the
+        perceived :class:`~unihm_core.perception.Scene` as its ``scene`` attribute.
         """
         from unihm_core.hands import available_hands, load_hand
         from unihm_core.perception import ground, perceive
@@ -305,7 +308,11 @@ class Pipeline:
             scene = perceive(rgb, depth, intrinsics, seed=int(seed), extrinsics=extrinsics)
             timings["perception"] = time.perf_counter() - t
             t = stage("grounding")
-            grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
+            try:
+                grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
+            except InputError as exc:
+                exc.scene = scene  # a refusal keeps what was perceived: the app shows the numbered overlay
+                raise
             timings["grounding"] = time.perf_counter() - t
             t = stage("planning")
             plan = self._plan(scene, grounding, hand, options)
