@@ -61,18 +61,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import write_section  # noqa: E402
 from unihm_core.errors import InputError  # noqa: E402
+from unihm_core.language import DATA_COLOUR_NAMES, FAMILY_OF_TASK  # noqa: E402
 from unihm_core.perception.grounding import AMBIGUITY_MARGIN  # noqa: E402
 
 #: An instance belongs to a ground-truth object when more than this fraction of its pixels
 #: carry that object's mask label.
 MAJORITY = 0.5
 #: Data colour names -> perceived colour names that say the same (not counted as mismatches).
-SAME_COLOUR = {"grey": ("gray",), "light green": ("green",), "light blue": ("blue", "cyan"),
-               "natural wood": ("brown",), "beige": ("brown", "white")}
+SAME_COLOUR = DATA_COLOUR_NAMES
 #: Dataset task -> grounding task family.
-TASK_FAMILY = {"grab": "grab_lift", "pick_place": "pick_place", "push": "push_pull", "pull": "push_pull",
-               "open": "open_close", "close": "open_close", "rotate": "rotate_pour", "pour": "rotate_pour",
-               "handover": "handover"}
+TASK_FAMILY = FAMILY_OF_TASK
 
 
 # ---------------------------------------------------------------------------------- scoring rule

@@ -37,9 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from unihm_core.errors import CheckpointError, InputError
+from unihm_core.language import MAX_INSTRUCTION_CHARS
 from unihm_core.paths import CHECKPOINTS_DIR
-
-MAX_INSTRUCTION_CHARS = 500
 
 
 @dataclass(frozen=True)

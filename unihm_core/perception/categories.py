@@ -33,6 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from unihm_core.language import DATA_COLOUR_NAMES
 from unihm_core.perception.colors import COLOR_NAMES, name_rgb
 
 #: Seeded instances per type used to measure its size range.
@@ -48,9 +49,6 @@ WEAK_SIMILARITY = 0.35
 #: How many categories an instance carries (top-k).
 TOP_K = 3
 
-# data-engine colour names -> perception colour names that say the same
-_COLOUR_ALIASES = {"light green": ("green",), "light blue": ("blue", "cyan"), "grey": ("gray",),
-                   "natural wood": ("brown",), "beige": ("brown", "white")}
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def catalogue() -> tuple[Category, ...]:
         dims = np.array([_pose_dims(make_object(name, s).size) for s in range(SIZE_SAMPLES)])
         colours: list[str] = []
         for c in spec.colours:
-            names = _COLOUR_ALIASES.get(c) or (name_rgb(tuple(int(round(255 * v)) for v in COLOUR_RGB[c])),)
+            names = DATA_COLOUR_NAMES.get(c) or (name_rgb(tuple(int(round(255 * v)) for v in COLOUR_RGB[c])),)
             colours += [n for n in names if n in COLOR_NAMES and n not in colours]
         out.append(Category(type_name=name, label=spec.label, category=spec.category, nouns=spec.nouns,
                             description=spec.description, shape_class=spec.shape_class,
@@ -224,13 +222,25 @@ def noun_types(noun: str) -> dict[str, float]:
     return out
 
 
-def find_catalogue_noun(text: str) -> str | None:
-    """The longest catalogue noun in ``text`` (whole words), or None."""
-    low = " " + re.sub(r"[^a-z0-9\- ]", " ", text.lower()) + " "
+def noun_spans(text: str, multiword: bool = False) -> list[tuple[int, int, str]]:
+    """(start, end, noun) of every catalogue noun in ``text`` (whole words; character offsets
+    into ``text.lower()``); with ``multiword`` only nouns of several words ("hand clamp")."""
+    low = text.lower()
+    out = []
     for n in catalogue_nouns():
-        if f" {n} " in low:
-            return n
-    return None
+        if multiword and not re.search(r"[ -]", n):
+            continue
+        for m in re.finditer(rf"(?<![\w-]){re.escape(n)}(?![\w-])", low):
+            out.append((m.start(), m.end(), n))
+    return out
+
+
+def find_catalogue_noun(text: str) -> str | None:
+    """The catalogue noun of ``text`` that ends last (the head), the longest of those; or None."""
+    spans = noun_spans(text)
+    if not spans:
+        return None
+    return max(spans, key=lambda s: (s[1], s[1] - s[0]))[2]
 
 
 def catalogue_texts() -> tuple[list[str], np.ndarray]:
