@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from app import plots, scene3d
+from app import plots, scene3d, selection
 from app.progress import PIPELINE_STAGES, RunProgress, generate_stages, gradio_reporter
 from app.uploads import checked_image, path_file
 from app.warmup import WARMUP
@@ -189,7 +189,8 @@ def make_generate(pipeline_provider):
     """The Generate handler bound to a pipeline provider (called once per request)."""
 
     def generate(rgb, depth_file, intrinsics_text, camera_file, instruction, hand, seed, temperature, top_p,
-                 refine, render, lambda_c, w_gen, w_vel, w_acc, request: gr.Request, progress=gr.Progress()):
+                 refine, render, lambda_c, w_gen, w_vel, w_acc, click=None, request: gr.Request = None,
+                 progress=gr.Progress()):
         run = RunProgress(generate_stages(bool(render)), gradio_reporter(progress))
         if WARMUP.started and not WARMUP.finished:
             run.stage("waiting for the warm-up")
@@ -204,7 +205,8 @@ def make_generate(pipeline_provider):
                                       refine_config=refine_config(lambda_c, w_gen, w_vel, w_acc))
             t0 = time.perf_counter()
             result = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
-                                   seed=int(seed), options=options, deadline_s=GENERATE_TIME_LIMIT_S,
+                                   seed=int(seed), click=None if click is None else tuple(click),
+                                   options=options, deadline_s=GENERATE_TIME_LIMIT_S,
                                    progress=run.pipeline_callback)
             render, note = bool(render), ""
             if render and time.perf_counter() - t0 > GENERATE_TIME_LIMIT_S:
@@ -212,6 +214,7 @@ def make_generate(pipeline_provider):
                                        "reached before rendering")
             return _outputs_in_new_run(result, request, render, note, run)
         except UniHMError as exc:
+            selection.remember_refusal(request, exc)  # shown beside the image by the .failure event
             raise gr.Error(str(exc), print_exception=False) from None
 
     return generate
@@ -313,6 +316,10 @@ def create_generate_tab(pipeline_provider) -> None:
             with gr.Column(scale=1):
                 instruction = gr.Textbox(label="Instruction", placeholder="put the red mug into the bowl",
                                          max_length=500)
+                click = gr.State(None, time_to_live=SESSION_TTL_S)
+                with gr.Row():
+                    picked = gr.Markdown("Click on an object in the colour image (or the overlay) to select it.")
+                    unpick = gr.Button("Clear selection", size="sm", scale=0)
                 hand = gr.Dropdown(list(HAND_NAMES), value="allegro", label="Hand")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
                 with gr.Accordion("Advanced", open=False):
@@ -372,8 +379,13 @@ def create_generate_tab(pipeline_provider) -> None:
                    pen_plot, metrics, timings, physics, files, run_status, state]  # the state last
         go.click(make_generate(pipeline_provider),
                  [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,
-                  lambda_c, w_gen, w_vel, w_acc],
-                 outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy", show_progress_on=[run_status])
+                  lambda_c, w_gen, w_vel, w_acc, click],
+                 outputs, api_name="generate", concurrency_limit=1, concurrency_id="heavy", show_progress_on=[run_status]
+                 ).failure(selection.show_refusal, None, [overlay, instances, explanation], api_name=False)
+        for image in (rgb, overlay):  # a click selects the object under it (Point-SAM's role, Eq. 8)
+            image.select(selection.select_point, None, [click, picked], api_name=False)
+        unpick.click(selection.clear_selection, None, [click, picked], api_name=False)
+        rgb.upload(selection.clear_selection, None, [click, picked], api_name=False)
         again.click(make_rerefine(pipeline_provider), [state, lambda_c, w_gen, w_vel, w_acc, render], outputs,
                     api_name="rerefine", concurrency_limit=1, concurrency_id="heavy", show_progress_on=[run_status])
         physics_btn.click(make_physics_check(pipeline_provider), [state],

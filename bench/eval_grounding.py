@@ -39,6 +39,8 @@ receptacle) whose ``category`` equals the target's; split into different / same 
 name. Unseen-only phrasing: the instruction holds an unseen-only verb, noun or frame
 (:func:`unihm_core.data.instructions.unseen_only_items`). Failures: perception error
 (``perceive`` raised), target not segmented (no instance is assigned to the target),
+ambiguous (``ground`` raised :class:`~unihm_core.perception.grounding.AmbiguityError`: a near
+tie the app hands back to the user; whether the target is among the candidates is counted),
 grounding refused (``ground`` raised; the message says why), wrong instance.
 """
 
@@ -59,17 +61,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import write_section  # noqa: E402
 from unihm_core.errors import InputError  # noqa: E402
+from unihm_core.language import DATA_COLOUR_NAMES, FAMILY_OF_TASK  # noqa: E402
+from unihm_core.perception.grounding import AMBIGUITY_MARGIN  # noqa: E402
 
 #: An instance belongs to a ground-truth object when more than this fraction of its pixels
 #: carry that object's mask label.
 MAJORITY = 0.5
 #: Data colour names -> perceived colour names that say the same (not counted as mismatches).
-SAME_COLOUR = {"grey": ("gray",), "light green": ("green",), "light blue": ("blue", "cyan"),
-               "natural wood": ("brown",), "beige": ("brown", "white")}
+SAME_COLOUR = DATA_COLOUR_NAMES
 #: Dataset task -> grounding task family.
-TASK_FAMILY = {"grab": "grab_lift", "pick_place": "pick_place", "push": "push_pull", "pull": "push_pull",
-               "open": "open_close", "close": "open_close", "rotate": "rotate_pour", "pour": "rotate_pour",
-               "handover": "handover"}
+TASK_FAMILY = FAMILY_OF_TASK
 
 
 # ---------------------------------------------------------------------------------- scoring rule
@@ -136,6 +137,7 @@ def evaluate_sequence(rec: dict, arrays: dict, encoder) -> tuple[list[dict], dic
     """Perceive one frame, ground its instructions; (one result per instruction, stage times [s])."""
     from unihm_core.data.instructions import unseen_only_items
     from unihm_core.perception import ground, perceive
+    from unihm_core.perception.grounding import AmbiguityError
 
     cam = rec["scene"]["camera"]
     intrinsics = {k: cam[k] for k in ("fx", "fy", "cx", "cy")}
@@ -168,6 +170,16 @@ def evaluate_sequence(rec: dict, arrays: dict, encoder) -> tuple[list[dict], dic
         t = time.perf_counter()
         try:
             g = ground(scene, s, encoder=encoder)
+        except AmbiguityError as exc:  # a near tie: the app asks the user to choose among the candidates
+            ground_times.append(time.perf_counter() - t)
+            among = any(labels[k][0] == facts["target_label"] for k in exc.candidates) if exc.what == "the object" \
+                else None
+            row.update(outcome="ambiguous", message=str(exc), correct=False, task_ok=None, ambiguous=True,
+                       target_among_candidates=among, n_candidates=len(exc.candidates),
+                       place_correct=False if facts["receptacle_label"] is not None else None,
+                       place_outcome=f"ambiguous ({exc.what})")
+            out.append(row)
+            continue
         except InputError as exc:
             ground_times.append(time.perf_counter() - t)
             row.update(outcome="target not segmented" if not tgt_inst else "grounding refused",
@@ -244,6 +256,9 @@ def summarise(rows: list[dict], times: list[dict], data: str, n_unseen: int, n_u
         f"- place target (pick & place with a receptacle; grounded receptacle = the true one): "
         f"**{_pct([r for r in rows if r['receptacle_label'] is not None], 'place_correct')}**",
         f"- task family from the verb phrase (where grounding answered): {_pct(rows, 'task_ok')}",
+        f"- reported ambiguous (a near tie, score lead < {100 * AMBIGUITY_MARGIN:.0f} %; the user chooses among the "
+        f"candidates; counted as not correct above): {_pct([{'a': bool(r.get('ambiguous'))} for r in rows], 'a')}; "
+        f"the target among the candidates: {_pct([r for r in rows if r.get('ambiguous')], 'target_among_candidates')}",
         f"- perception: the target is segmented as its own instance in "
         f"{100 * np.mean([r['target_segmented'] for r in rows if 'target_segmented' in r]):.1f} % of frames; "
         f"median coverage of its rendered mask {100 * np.median([r['target_coverage'] for r in rows if r.get('target_segmented')]):.0f} %",

@@ -93,3 +93,61 @@ def test_runs_bounded_and_abandoned_sessions_pruned(tmp_path, monkeypatch):
     os.utime(old, (past, past))
     s.new_run_dir("other")
     assert not old.exists() and (tmp_path / "busy").exists()
+
+
+def _synthetic_scene():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from perception_synth import BLUE, CX, CY, FX, FY, H, RED, W, Obj, render
+    from unihm_core.perception import Intrinsics, perceive
+
+    objs = [Obj("cylinder", (-0.1, 0.05), (0.03, 0.09), BLUE), Obj("cylinder", (0.1, 0.05), (0.03, 0.09), BLUE),
+            Obj("box", (0.0, -0.1), (0.08, 0.05, 0.1), RED)]
+    rgb, depth, T, _ = render(objs, noise=0.001, seed=3)
+    return perceive(rgb, depth, Intrinsics(fx=FX, fy=FY, cx=CX, cy=CY, width=W, height=H), extrinsics=T)
+
+
+def test_click_and_refusal_view_in_the_generate_tab():
+    """A click gives the pixel to generate; a refusal keeps the numbered overlay and the
+    instance list, with an ambiguity's candidates outlined in yellow."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from app import selection
+    from app.generate_tab import make_generate
+    from unihm_core.perception import AmbiguityError, ground
+
+    assert selection.select_point(SimpleNamespace(index=[120, 80]))[0] == (120.0, 80.0)
+    assert selection.select_point(SimpleNamespace(index=None))[0] is None
+    scene = _synthetic_scene()
+    with pytest.raises(AmbiguityError) as err:
+        ground(scene, "pick up the blue cylinder")
+    exc = err.value
+    exc.scene = scene  # as the pipeline attaches it
+    overlay, rows, text = selection.refusal_view(exc, scene)
+    assert overlay.shape == scene.rgb.shape and len(rows) == len(scene.instances)
+    yellow = np.all(overlay == (255, 215, 0), axis=-1)
+    for k in range(len(scene.instances)):
+        assert yellow[scene.instances[k].mask].any() == (k in exc.candidates)
+    assert "choose" in text and "#" in text and rows[exc.candidates[0]][2] != ""
+
+    calls = {}
+
+    class Refusing:  # a pipeline whose grounding refuses; records the click it was given
+        def generate(self, *args, click=None, **kwargs):
+            calls["click"] = click
+            raise exc
+
+    generate = make_generate(lambda: Refusing())
+    request = SimpleNamespace(session_hash="click-session")
+    intr = json.dumps({"fx": 600, "fy": 600, "cx": 320, "cy": 240})
+    with pytest.raises(gr.Error, match="almost equally"):
+        generate(scene.rgb, "/x/d.npy", intr, None, "pick up the blue cylinder", "allegro", 0, 0.7, 0.95,
+                 False, False, 1000.0, 1.0, 1.0, 1.0, (12.0, 34.0), request=request)
+    assert calls["click"] == (12.0, 34.0)
+    shown = selection.show_refusal(request)
+    assert shown[0].shape == scene.rgb.shape and len(shown[1]) == len(scene.instances)
+    assert selection.show_refusal(request)[0] == gr.update()  # shown once, then forgotten

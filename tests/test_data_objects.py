@@ -23,12 +23,32 @@ from unihm_core.errors import ConfigError, InputError
 
 REQUIRED = ["cracker_box", "sugar_box", "soup_can", "tuna_can", "coffee_can", "mustard_bottle", "bleach_bottle",
             "water_bottle", "mug", "bowl", "plate", "tennis_ball", "apple", "orange", "lemon", "banana",
-            "wooden_block", "toy_cube", "marker", "spray_can", "cup", "drawer", "lidded_box"]
+            "wooden_block", "toy_cube", "marker", "spray_can", "cup", "drawer", "lidded_box",
+            # the YCB objects people put on tables (issue 17)
+            "gelatin_box", "potted_meat_can", "pitcher", "foam_brick", "power_drill", "scissors", "clamp"]
 
 
 def test_registry_has_required_types():
-    assert len(OBJECT_TYPES) >= 20
+    assert len(OBJECT_TYPES) >= 30
     assert set(REQUIRED) <= set(OBJECT_TYPES)
+
+
+def test_every_type_has_a_label_and_a_description():
+    labels = [s.label for s in OBJECT_REGISTRY.values()]
+    assert len(set(labels)) == len(labels)  # people tell the types apart by their labels
+    for spec in OBJECT_REGISTRY.values():
+        assert spec.label and len(spec.description.split()) >= 5, spec.type_name
+        assert make_object(spec.type_name, 0).to_dict()["label"] == spec.label
+    assert OBJECT_REGISTRY["potted_meat_can"].label == "Spam tin"
+    assert "tin of spam" in OBJECT_REGISTRY["potted_meat_can"].nouns
+    # tools and the Spam tin have the sizes of their YCB originals (largest side, [m])
+    for name, (lo, hi) in {"power_drill": (0.17, 0.26), "scissors": (0.13, 0.21), "clamp": (0.12, 0.19),
+                           "pitcher": (0.19, 0.26), "potted_meat_can": (0.09, 0.11)}.items():
+        sizes = [max(make_object(name, s).size) for s in range(8)]
+        assert lo <= min(sizes) and max(sizes) <= hi, (name, sizes)
+    with pytest.raises(ConfigError, match="label and a description"):
+        from unihm_core.data.objects import ObjectSpec
+        ObjectSpec("x", "box", ("x",), "box", "power", False, ("red",), ("plastic",))
 
 
 @pytest.mark.parametrize("type_name", OBJECT_TYPES)

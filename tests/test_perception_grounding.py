@@ -122,7 +122,7 @@ def test_place_locations(scene, encoder):
     step = g.place.point_world - ball.centroid_world
     assert step @ s.view_right_world == pytest.approx(-0.15, abs=1e-6)
     g = ground(s, "pull the big box", encoder=encoder)  # no destination: towards the viewer
-    assert g.place.relation == "toward_viewer"
+    assert g.place.relation == "front"  # towards the viewer (language.LOCATIONS)
     assert (g.place.point_world - s.instances[g.target].centroid_world) @ s.view_away_world < -0.05
     g = ground(s, "move the ball to the right of the red can", encoder=encoder)
     can = s.instances[_idx(s, objs[1])]

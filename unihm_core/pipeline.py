@@ -27,6 +27,7 @@ refinement (new weights), so a user can compare settings without resampling.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,9 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from unihm_core.errors import CheckpointError, InputError
+from unihm_core.language import MAX_INSTRUCTION_CHARS
 from unihm_core.paths import CHECKPOINTS_DIR
-
-MAX_INSTRUCTION_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,8 @@ def check_instruction(text: str) -> str:
     """Normalise and validate an instruction (non-empty, at most ``MAX_INSTRUCTION_CHARS``).
 
     The models understand English only. Text with fewer than 3 Latin letters (e.g. Chinese)
-    is refused here, before perception runs; Latin-script text in another language reaches
+    is refused here, before perception runs, unless it names an object by its number ("#2");
+    Latin-script text in another language reaches
     grounding, which refuses it when no word is known and lists the objects it found.
     """
     if not isinstance(text, str):
@@ -187,7 +188,7 @@ def check_instruction(text: str) -> str:
     if len(text) > MAX_INSTRUCTION_CHARS:
         raise InputError(f"the instruction has {len(text)} characters; keep it under {MAX_INSTRUCTION_CHARS}")
     letters = sum(c.isascii() and c.isalpha() for c in text)
-    if letters < 3:
+    if letters < 3 and not re.search(r"#\s*\d+", text):  # "#2" names an object by its number
         raise InputError("the instruction has no English words I can read; the models understand English, "
                          "e.g. 'pick up the red can'")
     return text
@@ -275,7 +276,10 @@ class Pipeline:
         """Run every stage; ``progress(stage, fraction)`` is called before each one.
 
         ``deadline_s`` bounds the total time: a stage that starts after the deadline raises
-        :class:`~unihm_core.errors.InputError` saying which stage was reached.
+        :class:`~unihm_core.errors.InputError` saying which stage was reached. When grounding
+        refuses the instruction (no match, or an
+        :class:`~unihm_core.perception.grounding.AmbiguityError`), the raised error carries the
+        perceived :class:`~unihm_core.perception.Scene` as its ``scene`` attribute.
         """
         from unihm_core.hands import available_hands, load_hand
         from unihm_core.perception import ground, perceive
@@ -304,7 +308,11 @@ class Pipeline:
             scene = perceive(rgb, depth, intrinsics, seed=int(seed), extrinsics=extrinsics)
             timings["perception"] = time.perf_counter() - t
             t = stage("grounding")
-            grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
+            try:
+                grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
+            except InputError as exc:
+                exc.scene = scene  # a refusal keeps what was perceived: the app shows the numbered overlay
+                raise
             timings["grounding"] = time.perf_counter() - t
             t = stage("planning")
             plan = self._plan(scene, grounding, hand, options)

@@ -46,7 +46,7 @@ from unihm_core.errors import ConfigError, InputError
 
 TASK_WEIGHTS = {"grab": 1.0, "pick_place": 1.6, "push": 0.8, "pull": 0.8, "rotate": 0.8, "pour": 0.8,
                 "handover": 0.8}
-POUR_CATEGORIES = ("bottle", "can", "mug", "cup", "bowl")
+POUR_CATEGORIES = ("bottle", "can", "mug", "cup", "bowl", "pitcher")
 LOCATIONS = {"left": (-0.22, 0.0), "right": (0.22, 0.0), "front": (0.0, -0.14), "back": (0.0, 0.17),
              "centre": (0.0, 0.02)}
 SURFACE_POINTS = 1024

@@ -43,7 +43,12 @@ Grammar (one instruction = frame + verb phrase + noun phrases)
       plastic, ceramic, glass, wooden, felt, foam, rubber (fruit skin is not said).
     * **Receptacles** ("into the blue bowl", "onto the plate") and **table locations**
       ("on the left side of the table", "over to the right", "to the middle of the table")
-      for ``pick_place``; a receptacle for ``pour``.
+      for ``pick_place``; a receptacle for ``pour``. A terse (verbless) instruction says a
+      table location as "to the ..." ("Mug to the front of the table."): "Mug towards me."
+      would read as a pull and "Mug closer to me." as a hand-over.
+    * The task names, locations, relations and superlatives are those of
+      :mod:`unihm_core.language`, which grounding reads back; ``tests/test_language.py``
+      parses generated instructions back to their task, target and place.
 
 Referring expressions and ambiguity
     A phrase's attributes (a dict with ``noun`` and optional ``colour``, ``material``,
@@ -108,12 +113,13 @@ from typing import Any
 
 import numpy as np
 
+from unihm_core import language
 from unihm_core.data.objects import ObjectInstance
 from unihm_core.data.scenes import SceneSpec
 from unihm_core.errors import InputError, UniHMError
 
-TASKS: tuple[str, ...] = ("grab", "pick_place", "push", "pull", "open", "close", "rotate", "pour", "handover")
-LOCATIONS: tuple[str, ...] = ("left", "right", "front", "back", "centre")
+TASKS = language.TASKS
+LOCATIONS = language.LOCATIONS
 
 #: Place target (x, y) [m] of each named table location (world = table frame, origin at the
 #: workspace centre; the workspace spans x in [-0.30, 0.30], y in [-0.20, 0.22]).
@@ -139,8 +145,8 @@ TABLE_REGIONS: dict[str, Any] = {
     "centre": lambda x, y: abs(x) <= 0.08 and abs(y) <= 0.07,
 }
 
-RELATIONS: tuple[str, ...] = ("left_of", "right_of", "behind", "in_front_of", "next_to")
-SUPERLATIVES: tuple[str, ...] = ("leftmost", "rightmost", "nearest", "farthest")
+RELATIONS = language.RELATIONS
+SUPERLATIVES = language.SPATIAL_SUPERLATIVES
 SIZES: tuple[str, ...] = ("small", "large")
 
 # --------------------------------------------------------------------------------------
@@ -151,8 +157,9 @@ SIZES: tuple[str, ...] = ("small", "large")
 UNSEEN_ONLY_NOUNS: frozenset[str] = frozenset({
     "snack box", "sugar packet", "dessert box", "tin of soup", "tuna tin", "coffee tin", "aerosol can",
     "condiment bottle", "cleanser bottle", "tea mug", "tumbler", "basin", "saucer", "fuzzy ball", "mandarin",
-    "lime", "curved fruit", "brick", "toy block", "scrubbing sponge", "felt-tip pen", "chest of drawers",
-    "storage box",
+    "lime", "curved fruit", "timber block", "toy block", "scrubbing sponge", "felt-tip pen", "chest of drawers",
+    "storage box", "jelly box", "luncheon meat tin", "water jug", "soft brick", "electric drill", "shears",
+    "hand clamp",
 })
 
 #: Verbs reserved for the unseen split (every inflection counts; see :func:`unseen_only_items`).
@@ -219,6 +226,9 @@ _LOCATION_TO = {"left": ("to the left side of the table", "over to the left", "t
                 "front": ("to the front of the table", "towards me", "closer to me"),
                 "back": ("to the back of the table", "further back", "over to the back"),
                 "centre": ("to the middle of the table", "to the centre of the table", "into the middle")}
+
+_LOCATION_TO_TERSE = {loc: tuple(p for p in phrases if p.startswith(("to the ", "into the ")))
+                      for loc, phrases in _LOCATION_TO.items()}
 
 _ANGLE_WORDS = {30: "thirty", 45: "forty-five", 60: "sixty", 90: "ninety", 120: "a hundred and twenty",
                 135: "a hundred and thirty-five", 180: "a hundred and eighty"}
@@ -937,6 +947,8 @@ def generate_instructions(task: str, scene: SceneSpec, rng: np.random.Generator,
                 cands = list(src["seen"]) + (list(src["unseen"]) if unseen and novel is None else [])
             if "for me" in frame:  # no "Could you hand me the mug for me?"
                 cands = [t for t in cands if not re.search(r"\bme\b", t)]
+                if task != "handover":  # "Could you fetch the mug for me?" hands it over
+                    cands = [t for t in cands if not t.startswith("fetch")]
             if group == "two_step":  # "Find the mug and pick it up": no compound verb phrases here
                 cands = [t for t in cands if _pronoun_ok(t) and " and " not in t]
             if not cands:
@@ -978,7 +990,9 @@ def generate_instructions(task: str, scene: SceneSpec, rng: np.random.Generator,
         elif loc is not None:
             place_attrs = {"location": loc}
             fills["at"] = _pick(rng, _LOCATION_AT[loc])
-            fills["to"] = _pick(rng, _LOCATION_TO[loc])
+            # without a verb, "Mug towards me." would read as a pull and "Mug closer to me." as a
+            # hand-over: terse destinations say "to the ..."
+            fills["to"] = _pick(rng, _LOCATION_TO_TERSE[loc] if group == "terse" else _LOCATION_TO[loc])
         if angle_ph:
             fills["angle"] = _pick(rng, angle_ph)
         if turn_ph:

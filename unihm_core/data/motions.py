@@ -48,10 +48,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation, Slerp
 
+from unihm_core import language
 from unihm_core.errors import ConfigError, InputError
 from unihm_core.hands import load_hand, q_to_wrist_pose, wrist_pose_to_q
 
-TASKS = ("grab", "pick_place", "push", "pull", "open", "close", "rotate", "pour", "handover")
+TASKS = language.TASKS
 FPS = 30
 
 # Human hand model facts used for placement (see unihm_core.hands.human for the frame).

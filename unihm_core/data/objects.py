@@ -168,6 +168,9 @@ class ObjectSpec:
         colours: colour names (keys of :data:`COLOUR_RGB`) instances may take.
         materials: material words instances may take.
         articulated: None, ``"prismatic"`` or ``"revolute"``.
+        label: display name for people ("Spam tin", "power drill"); see :data:`TYPE_TEXT`.
+        description: one sentence on what the object is and looks like, for matching
+            free-form nouns by sentence embedding (:mod:`unihm_core.perception.categories`).
         build: ``build(rng, rgb, material) -> (parts, joint)``; private geometry builder.
     """
 
@@ -180,11 +183,15 @@ class ObjectSpec:
     colours: tuple[str, ...]
     materials: tuple[str, ...]
     articulated: Literal["prismatic", "revolute"] | None = None
+    label: str = ""
+    description: str = ""
     build: Callable[..., tuple[list[ObjectPart], JointSpec | None]] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.nouns:
             raise ConfigError(f"object type {self.type_name!r} needs at least one noun")
+        if not self.label or not self.description:
+            raise ConfigError(f"object type {self.type_name!r} needs a label and a description")
         unknown = [c for c in self.colours if c not in COLOUR_RGB]
         if unknown:
             raise ConfigError(f"object type {self.type_name!r} uses unknown colours {unknown}")
@@ -294,6 +301,7 @@ class ObjectInstance:
             "grasp_type": self.spec.grasp_type,
             "is_receptacle": self.spec.is_receptacle,
             "joint": None if self.joint is None else self.joint.to_dict(),
+            "label": self.spec.label,
             "split": self.split,
         }
 
@@ -601,6 +609,119 @@ def _build_marker(rng, rgb, material):
     return parts, None
 
 
+def _rotz(mesh: trimesh.Trimesh, angle: float, about=(0.0, 0.0, 0.0)) -> trimesh.Trimesh:
+    mesh.apply_transform(trimesh.transformations.rotation_matrix(angle, [0, 0, 1], point=np.asarray(about, float)))
+    return mesh
+
+
+def _cylinder_x(radius: float, x0: float, x1: float, z: float, sections: int = 24) -> trimesh.Trimesh:
+    """Closed cylinder along x from ``x0`` to ``x1`` with its axis at height ``z`` [m]."""
+    m = _cylinder_z(radius, x0, x1, sections)
+    m.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [0, 1, 0]))  # z -> +x
+    m.apply_translation([0.0, 0.0, z])
+    return m
+
+
+def _rounded_prism(w: float, d: float, z0: float, z1: float, power: float = 5.0) -> trimesh.Trimesh:
+    """Upright prism z0..z1 with a rounded-rectangle (superellipse) cross-section w x d [m]."""
+    def radial(theta):  # the tube's ring runs cos along y, sin along -x
+        return (np.abs(np.cos(theta) / (d / 2)) ** power + np.abs(np.sin(theta) / (w / 2)) ** power) ** (-1 / power)
+    path = np.array([[0.0, 0.0, z0], [0.0, 0.0, z1]])
+    return _tube(path, np.ones(2), sections=48, radial=radial)
+
+
+def _build_gelatin_box(rng, rgb, material):
+    # YCB 009 gelatin box 8.9 x 7.3 x 2.8 cm, standing on a long narrow side
+    return _box_builder((0.083, 0.095), (0.025, 0.031), (0.068, 0.078))(rng, rgb, material)
+
+
+def _build_potted_meat_can(rng, rgb, material):
+    # YCB 010 potted meat can (Spam tin) 10.2 x 5.1 x 8.4 cm, rounded-rectangular, key-opened lid
+    w, d, h = rng.uniform(0.095, 0.105), rng.uniform(0.047, 0.054), rng.uniform(0.078, 0.088)
+    body = _rounded_prism(w, d, 0.0, h * 0.9)
+    lid = _rounded_prism(w + 0.002, d + 0.002, h * 0.88, h)
+    band = _rounded_prism(w + 0.001, d + 0.001, h * 0.25, h * rng.uniform(0.45, 0.6))
+    metal = _jitter_rgb(rng, _METAL_RGB, sat=0.02)
+    return [_part("body", body, rgb, material), _part("lid", lid, metal, "metal"),
+            _part("label", band, _accent(rng, rgb), material)], None
+
+
+def _build_pitcher(rng, rgb, material):
+    # YCB 019 pitcher base: about 14 cm across the handle, 24 cm tall, open at the top
+    r, h = rng.uniform(0.052, 0.062), rng.uniform(0.20, 0.24)
+    body = _revolve(_bowl_profile(r * rng.uniform(0.82, 0.9), r, h, 0.004, curve=1.0))
+    r_top = float(np.max(body.vertices[body.vertices[:, 2] > h - 1e-6, 0]))
+    spout = _box((0.03, 0.035, 0.025), (-r_top - 0.008, 0.0, h - 0.0125))
+    span, zc, reach = h * rng.uniform(0.5, 0.6), h * 0.55, rng.uniform(0.035, 0.045)
+    a = np.linspace(-np.pi / 2, np.pi / 2, 24)
+    x_wall = r - 0.006
+    path = np.stack([x_wall + reach * np.cos(a), np.zeros_like(a), zc + span / 2 * np.sin(a)], axis=1)
+    handle = _tube(path, np.full(len(a), rng.uniform(0.008, 0.01)), sections=14)
+    return [_part("body", body, rgb, material), _part("spout", spout, rgb, material),
+            _part("handle", handle, rgb, material)], None
+
+
+def _build_foam_brick(rng, rgb, material):
+    # YCB 061 foam brick 5 x 7.5 x 5 cm
+    ext = (rng.uniform(0.072, 0.078), rng.uniform(0.047, 0.052), rng.uniform(0.047, 0.052))
+    return [_part("body", _box(ext, (0, 0, ext[2] / 2)), rgb, material)], None
+
+
+def _build_power_drill(rng, rgb, material):
+    # YCB 035 power drill 18.4 x 5.7 x 23 cm, standing on its battery pack, bit along +x
+    bw, bd, bh = rng.uniform(0.075, 0.085), rng.uniform(0.095, 0.11), rng.uniform(0.04, 0.05)
+    grip_h = rng.uniform(0.10, 0.12)
+    barrel_r = rng.uniform(0.028, 0.033)
+    zb = bh + grip_h + barrel_r * 0.6
+    x1 = rng.uniform(0.09, 0.11)
+    black = _jitter_rgb(rng, COLOUR_RGB["black"], sat=0.02)
+    battery = _box((bw, bd, bh), (0.0, 0.0, bh / 2))
+    grip = _box((0.036, 0.045, grip_h + 0.01), (0.0, 0.0, bh + grip_h / 2))
+    barrel = _cylinder_x(barrel_r, -0.045, x1, zb)
+    chuck = _cylinder_x(barrel_r * 0.5, x1 - 0.002, x1 + 0.035, zb, sections=16)
+    bit = _cylinder_x(0.003, x1 + 0.033, x1 + 0.07, zb, sections=10)
+    return [_part("battery", battery, black, "plastic"), _part("grip", grip, black, "rubber"),
+            _part("body", barrel, rgb, material), _part("chuck", chuck, black, "metal"),
+            _part("bit", bit, _jitter_rgb(rng, _METAL_RGB), "metal")], None
+
+
+def _build_scissors(rng, rgb, material):
+    # YCB 037 scissors, about 20 x 8.7 x 1.6 cm, lying closed on the table; blades along +x
+    blade_len, ring_r = rng.uniform(0.09, 0.11), rng.uniform(0.016, 0.02)
+    tube_r = 0.0045
+    metal = _jitter_rgb(rng, _METAL_RGB)
+    parts = []
+    for k, sy in enumerate((-1.0, 1.0)):
+        blade = _box((blade_len, 0.011, 0.003), (blade_len / 2 - 0.005, 0.0, 0.0055 + 0.003 * k))
+        _rotz(blade, sy * 0.05)
+        parts.append(_part(f"blade_{k}", blade, metal, "metal"))
+        ring = trimesh.creation.torus(ring_r, tube_r, major_sections=24, minor_sections=10)
+        ring.apply_translation([-0.012 - ring_r, sy * (ring_r + 0.002), tube_r])
+        arm = _box((0.03, 0.008, 2 * tube_r), (-0.012, sy * 0.006, tube_r))
+        parts += [_part(f"ring_{k}", ring, rgb, material), _part(f"arm_{k}", arm, rgb, material)]
+    pivot = _cylinder_z(0.005, 0.002, 0.0115, sections=12)
+    parts.append(_part("pivot", pivot, metal, "metal"))
+    return parts, None
+
+
+def _build_clamp(rng, rgb, material):
+    # YCB 050/051 spring clamps (about 9 x 16 x 3.5 cm), lying on the table: two arms that
+    # meet at the jaw pads (+x) and open towards the handles (-x), a spring in between
+    length, t = rng.uniform(0.13, 0.17), rng.uniform(0.018, 0.024)
+    spread = rng.uniform(0.1, 0.16)  # half-angle between the two arms [rad]
+    x_front = length / 2
+    pad_rgb = _jitter_rgb(rng, COLOUR_RGB["black"], sat=0.02)
+    parts = []
+    for k, sy in enumerate((-1.0, 1.0)):
+        arm = _box((length, 0.018, t), (0.0, 0.0, t / 2))
+        _rotz(arm, sy * spread, about=(x_front - 0.01, 0.0, 0.0))
+        pad = _box((0.022, 0.012, t + 0.002), (x_front - 0.005, sy * 0.007, t / 2 + 0.001))
+        parts += [_part(f"arm_{k}", arm, rgb, material), _part(f"pad_{k}", pad, pad_rgb, "rubber")]
+    spring = _cylinder_z(0.011, 0.0, t + 0.004, sections=16)
+    spring.apply_translation([x_front - 0.45 * length, 0.0, 0.0])
+    parts.append(_part("spring", spring, _jitter_rgb(rng, _METAL_RGB), "metal"))
+    return parts, None
+
 def _open_box(w: float, d: float, h: float, t: float, open_side: str, z0: float = 0.0, y0: float = 0.0):
     """Thin-walled box (outer extents w, d, h) with one open side: 'top' or 'front' (-y)."""
     parts = []
@@ -655,10 +776,52 @@ def _build_lidded_box(rng, rgb, material):
 # --------------------------------------------------------------------------------------
 
 
+#: type name -> (label, description). The description says what the thing is and how it
+#: looks, in words people use, so that a noun no list holds ("tangerine", "cordless
+#: screwdriver") can be matched to the nearest type by sentence embedding.
+TYPE_TEXT: dict[str, tuple[str, str]] = {
+    "cracker_box": ("cracker box", "a tall flat cardboard box of crackers or cereal, printed in bright colours"),
+    "sugar_box": ("sugar box", "a tall narrow cardboard box of sugar, mostly white or yellow"),
+    "pudding_box": ("pudding box", "a small flat cardboard box of pudding or dessert mix"),
+    "gelatin_box": ("Jell-O box", "a small flat cardboard box of gelatin dessert (Jell-O), usually red"),
+    "soup_can": ("soup can", "a metal tin can of tomato soup, a red and white cylinder"),
+    "tuna_can": ("tuna can", "a short flat round metal can of tuna fish"),
+    "coffee_can": ("coffee can", "a large metal can of ground coffee, a tall wide cylinder"),
+    "potted_meat_can": ("Spam tin", "a rectangular metal tin of canned meat (Spam, luncheon meat) with rounded "
+                                    "corners and a blue and yellow label"),
+    "spray_can": ("spray can", "an aerosol spray can with a nozzle on top"),
+    "mustard_bottle": ("mustard bottle", "a yellow plastic squeeze bottle of mustard, a condiment"),
+    "bleach_bottle": ("bleach bottle", "a large white plastic bottle of bleach or cleaning liquid with a handle"),
+    "water_bottle": ("water bottle", "a slim plastic bottle of water or a drink"),
+    "mug": ("mug", "a ceramic coffee or tea mug with a handle"),
+    "cup": ("cup", "a plastic drinking cup without a handle, open at the top"),
+    "pitcher": ("pitcher", "a tall plastic pitcher or jug for pouring water, with a handle and a spout"),
+    "bowl": ("bowl", "a round open bowl or dish for food, wide and low"),
+    "plate": ("plate", "a flat round dinner plate"),
+    "tennis_ball": ("tennis ball", "a fuzzy yellow-green tennis ball, a small sphere"),
+    "apple": ("apple", "a round red or green apple, a fruit"),
+    "orange": ("orange", "a round orange citrus fruit, like a mandarin or tangerine"),
+    "lemon": ("lemon", "a yellow oval citrus fruit with pointed ends, a lemon or lime"),
+    "banana": ("banana", "a long curved yellow banana, a fruit"),
+    "wooden_block": ("wood block", "a rectangular block of wood, a wooden brick"),
+    "toy_cube": ("toy cube", "a small coloured toy cube or building block"),
+    "foam_brick": ("foam brick", "a soft red foam brick, a small rectangular block of foam"),
+    "sponge": ("sponge", "a rectangular kitchen sponge with a green scrubbing side"),
+    "marker": ("marker", "a marker pen or felt-tip pen, a thin cylinder lying on the table"),
+    "power_drill": ("power drill", "a cordless power drill, a hand tool with a pistol grip, a battery and a bit"),
+    "scissors": ("scissors", "a pair of scissors with two metal blades and plastic finger rings"),
+    "clamp": ("clamp", "a spring clamp, a hand tool with two arms and jaws for holding things together"),
+    "drawer": ("drawer", "a small wooden cabinet with a sliding drawer"),
+    "lidded_box": ("box with a lid", "a storage box with a hinged lid that opens"),
+}
+
+
 def _spec(type_name, category, nouns, shape, grasp, receptacle, colours, materials, build, articulated=None):
+    label, description = TYPE_TEXT[type_name]
     return ObjectSpec(type_name=type_name, category=category, nouns=tuple(nouns), shape_class=shape,
                       grasp_type=grasp, is_receptacle=receptacle, colours=tuple(colours),
-                      materials=tuple(materials), articulated=articulated, build=build)
+                      materials=tuple(materials), articulated=articulated, label=label, description=description,
+                      build=build)
 
 
 _SPECS = [
@@ -669,6 +832,9 @@ _SPECS = [
           ["white", "yellow", "blue"], ["cardboard"], _box_builder((0.085, 0.095), (0.035, 0.045), (0.16, 0.18))),
     _spec("pudding_box", "box", ["pudding box", "small box", "dessert box"], "box", "pinch", False,
           ["brown", "pink", "red"], ["cardboard"], _box_builder((0.085, 0.11), (0.03, 0.04), (0.07, 0.09))),
+    # 009 gelatin box 8.9 x 7.3 x 2.8 cm
+    _spec("gelatin_box", "box", ["gelatin box", "jello box", "box of jello", "jelly box"], "box", "pinch", False,
+          ["red", "pink", "purple", "orange"], ["cardboard"], _build_gelatin_box),
     # cans (005 tomato soup d 6.7 h 10.2; 007 tuna d 8.5 h 3.3; 002 coffee d 10.2 h 14)
     _spec("soup_can", "can", ["soup can", "can of soup", "tin can", "tin of soup"], "cylinder", "power", False,
           ["red", "green", "orange", "white"], ["metal"], _can_builder((0.032, 0.035), (0.095, 0.108))),
@@ -676,6 +842,9 @@ _SPECS = [
           ["blue", "yellow", "white", "grey"], ["metal"], _can_builder((0.040, 0.045), (0.030, 0.040), 0.1)),
     _spec("coffee_can", "can", ["coffee can", "can of coffee", "coffee tin"], "cylinder", "power", False,
           ["blue", "brown", "black", "red"], ["metal"], _can_builder((0.048, 0.053), (0.12, 0.145))),
+    # 010 potted meat can (Spam) 10.2 x 5.1 x 8.4 cm: a rounded rectangle, fitted as a box
+    _spec("potted_meat_can", "can", ["spam tin", "tin of spam", "potted meat can", "spam can", "luncheon meat tin"],
+          "box", "power", False, ["blue", "light blue", "yellow"], ["metal"], _build_potted_meat_can),
     _spec("spray_can", "can", ["spray can", "aerosol can", "spray bottle"], "cylinder", "power", False,
           ["white", "blue", "green", "purple", "black"], ["metal"], _build_spray_can),
     # bottles (006 mustard 9.5 x 5.6 x 19 cm; 021 bleach 10 x 6.5 x 25 cm)
@@ -693,6 +862,9 @@ _SPECS = [
           ["red", "white", "blue", "green", "yellow", "black"], ["ceramic", "plastic"], _build_mug),
     _spec("cup", "cup", ["cup", "plastic cup", "drinking cup", "tumbler"], "cylinder", "power", False,
           ["red", "blue", "green", "yellow", "orange", "purple", "pink"], ["plastic"], _build_cup),
+    # 019 pitcher base (about 14 x 24 cm)
+    _spec("pitcher", "pitcher", ["pitcher", "jug", "water pitcher", "water jug"], "cylinder", "power", False,
+          ["blue", "light blue", "white", "red", "green"], ["plastic"], _build_pitcher),
     _spec("bowl", "bowl", ["bowl", "dish", "soup bowl", "basin"], "other", "lateral", True,
           ["red", "white", "blue", "green", "beige"], ["ceramic", "plastic"], _build_bowl),
     _spec("plate", "plate", ["plate", "dinner plate", "dish plate", "saucer"], "cylinder", "lateral", True,
@@ -709,14 +881,24 @@ _SPECS = [
     _spec("banana", "banana", ["banana", "fruit", "curved fruit"], "other", "power", False,
           ["yellow", "light green"], ["fruit skin"], _build_banana),
     # blocks and small things (036 wood block; 077 rubiks-like cube; 040 marker; sponge)
-    _spec("wooden_block", "block", ["wooden block", "block", "wood block", "brick"], "box", "power", False,
+    _spec("wooden_block", "block", ["wooden block", "block", "wood block", "brick", "timber block"], "box", "power", False,
           ["natural wood", "brown", "beige"], ["wood"], _build_wooden_block),
     _spec("toy_cube", "block", ["toy cube", "cube", "toy block", "small cube"], "box", "tripod", False,
           ["red", "blue", "green", "yellow", "orange", "purple"], ["plastic", "wood"], _build_toy_cube),
+    # 061 foam brick 5 x 7.5 x 5 cm
+    _spec("foam_brick", "block", ["foam brick", "foam block", "soft block", "soft brick"], "box", "power", False,
+          ["red", "orange", "yellow", "blue"], ["foam"], _build_foam_brick),
     _spec("sponge", "sponge", ["sponge", "kitchen sponge", "scrubbing sponge"], "box", "power", False,
           ["yellow", "pink", "blue"], ["foam"], _build_sponge),
     _spec("marker", "marker", ["marker", "marker pen", "felt-tip pen", "pen"], "cylinder", "pinch", False,
           ["black", "red", "blue", "green"], ["plastic"], _build_marker),
+    # tools (035 power drill; 037 scissors; 050/051 clamps), lying or standing in their stable pose
+    _spec("power_drill", "tool", ["power drill", "drill", "cordless drill", "electric drill"], "other", "power", False,
+          ["yellow", "green", "blue", "red", "orange", "black"], ["plastic"], _build_power_drill),
+    _spec("scissors", "tool", ["scissors", "pair of scissors", "shears"], "other", "pinch", False,
+          ["red", "blue", "black", "orange", "green"], ["plastic"], _build_scissors),
+    _spec("clamp", "tool", ["clamp", "spring clamp", "hand clamp"], "other", "power", False,
+          ["orange", "red", "blue", "yellow", "black"], ["plastic"], _build_clamp),
     # articulated
     _spec("drawer", "drawer", ["drawer", "small cabinet", "drawer unit", "chest of drawers"], "box", "power", True,
           ["natural wood", "white", "grey", "brown"], ["wood"], _build_drawer, articulated="prismatic"),

@@ -5,7 +5,7 @@ Entry points: :func:`perceive` (RGB-D + intrinsics -> :class:`Scene`) and :func:
 encoder are imported only when these run.
 """
 
-from unihm_core.perception.grounding import TASKS, Grounding, PlaceTarget, ground, parse_task
+from unihm_core.perception.grounding import TASKS, AmbiguityError, Grounding, PlaceTarget, ground, parse_task
 from unihm_core.perception.instances import ObjectInstance, SegmentationConfig
 from unihm_core.perception.intrinsics import Intrinsics
 from unihm_core.perception.overlay import instance_table, mask_overlay
@@ -17,6 +17,7 @@ from unihm_core.perception.text_encoder import TextEncoder, get_text_encoder
 
 __all__ = [
     "TASKS",
+    "AmbiguityError",
     "Grounding",
     "Intrinsics",
     "ObjectInstance",

@@ -9,11 +9,20 @@ other) and position, plus a text description ("a small red cylinder"). Grounding
    tilt, twist, spin, turn, tip, empty), open/close (open, close, shut), push/pull (push, pull,
    slide, drag, shove, nudge), pick & place (put, place, move, set, drop, stack, transfer,
    insert, relocate, bring, carry), grab/lift (pick up, grab, lift, raise, grasp, take, hold,
-   get, fetch). No verb: grab/lift. "give X a push / a turn" is a push / rotation.
-2. **Split** (tasks with a destination: pick & place, push/pull, rotate/pour): the text
-   after the *last* place marker ("into", "on top of", "to the left of", "next to", ...)
-   is the place phrase; relations before it qualify the target ("put the cup left of the
-   ball into the bowl"). For the other tasks every relation qualifies the target.
+   get, fetch, hoist). "give X a push / a turn" is a push / rotation; verbs inside a
+   catalogue noun ("hand clamp") do not count. No verb: a terse instruction still says its
+   task ("... into the bowl" / "... to the left side" pick and place, "... to me" / "...,
+   please" hands over, "... away from me" / "... towards me" pushes or pulls); otherwise
+   grab/lift. The names (task families, the task a family and verb give, locations,
+   relations, colour words, the 500-character limit) are those of :mod:`unihm_core.language`,
+   shared with the instruction generator; :func:`parse_instruction` is the scene-free parse.
+2. **Split** (tasks with a destination: pick & place, push/pull, rotate/pour): the first
+   placement marker ("into", "onto", "in", "on", ...) followed by an object phrase starts the
+   place phrase, and relations after it qualify the receptacle ("put the mug on the left
+   into the bowl right of the plate"); without one, the text after the *last* place marker
+   ("to the left of", "next to", "at", "further back", ...) is the place phrase; relations
+   before it qualify the target ("put the cup left of the ball to the right"). For the
+   other tasks every relation qualifies the target.
    The target phrase is the text before the verb when the verb is followed by a pronoun, by
    the place, or by nothing naming an object ("pick up the cup and put it in the bowl",
    "See the mug? Push it away.", "I need the mug moved into the bowl").
@@ -22,11 +31,22 @@ other) and position, plus a text description ("a small red cylinder"). Grounding
    bottle / mug -> cylinder, box / carton -> box, ball / apple -> sphere, bowl / plate ->
    any low shape), superlatives (leftmost, nearest, largest, "the larger", ...) and one
    spatial relation to a reference object ("left of the bowl", "next to the red box").
-4. **Scores**: a named colour or a known noun is a hard constraint (an object with none of
-   that colour, or an incompatible shape, is out); the remaining objects get
-   ``0.7 * attribute match + 0.3 * cosine(MiniLM(phrase), MiniLM(description))``, then
-   superlatives and relations re-weight them. The best wins. When no object passes the
-   constraints, :class:`InputError` lists what was found instead of guessing.
+   Object nouns are the shape words above and every noun of the object catalogue
+   (:mod:`unihm_core.perception.categories`: "spam tin", "tin of spam", "power drill",
+   "mandarin", ...); the head noun comes before "of" ("the can of tomato soup"). A noun no
+   list holds ("clementine") is matched by MiniLM similarity to the catalogue's nouns and
+   descriptions (only in a sentence with some known word, so that another language is not
+   read as an object); the extra words of a generic noun ("the can of *tomato soup*")
+   choose among its types the same way. ``#N`` names instance N directly.
+4. **Scores**: a named colour or a clearly incompatible shape is a hard constraint (a can
+   is never a ball; box vs cylinder only lowers the score, because real frames fit many
+   cylinders as boxes); the remaining objects get
+   ``0.7 * attribute match + 0.3 * cosine(MiniLM(phrase), MiniLM(description))``, times the
+   category prior of the noun's types (:data:`CATEGORY_WEIGHT`), then superlatives and
+   relations re-weight them. The best wins, unless the runner-up is within
+   :data:`AMBIGUITY_MARGIN` of it: then :class:`AmbiguityError` names the candidates and the
+   user chooses (by number, another word or a click), never a silent pick. When no object
+   passes the constraints, :class:`InputError` lists what was found instead of guessing.
 5. **Place target**: an object (receptacle) resolved the same way, or a location on the
    table ("to the left", "forward", "left of the bowl"), returned as a world point.
    Push/pull without a destination moves 10 cm away from / towards the viewer.
@@ -53,14 +73,23 @@ from typing import Any
 
 import numpy as np
 
+from unihm_core import language
 from unihm_core.errors import InputError
+from unihm_core.perception import categories as cat
 from unihm_core.perception.scene import Scene
 from unihm_core.perception.text_encoder import TextEncoder, get_text_encoder
 
-TASKS = ("grab_lift", "pick_place", "push_pull", "open_close", "rotate_pour", "handover")
-PLACE_TASKS = ("pick_place", "push_pull", "rotate_pour")
-MAX_INSTRUCTION_CHARS = 500
+TASKS = language.TASK_FAMILIES
+PLACE_TASKS = language.PLACE_FAMILIES
+MAX_INSTRUCTION_CHARS = language.MAX_INSTRUCTION_CHARS
 CLICK_RADIUS_PX = 30.0
+#: A target whose score leads the runner-up by less than this fraction of its own score is
+#: ambiguous: :class:`AmbiguityError` names the candidates instead of a silent pick. Set
+#: between the near ties of the issue's real frame (five scores within 2 % of each other)
+#: and the smallest lead of a correctly resolved phrase in the grounding tests (about 30 %).
+AMBIGUITY_MARGIN = 0.1
+#: Weight of the category prior in a noun's score: ``(1 - w) + w * relative prior``.
+CATEGORY_WEIGHT = 0.6
 #: Default displacement for "to the left", push without destination, ... [m]
 LOCATION_STEP_M = 0.15
 PUSH_STEP_M = 0.10
@@ -77,9 +106,12 @@ def _forms(*forms: str) -> str:
 _TASK_VERBS: tuple[tuple[str, str, str], ...] = (
     ("handover", "hand over", r"\bhand(?:s|ed|ing)? (?:it |them |this |that )?(?:over|to me)\b|\bhand(?:over|-over)\b"),
     ("handover", "hand", r"\bhand (?:me|him|her|them|us)\b"),
+    ("handover", "hand over", r"\bhand(?:s|ed|ing)?\b(?= .*\b(?:over|to (?:me|us))\b)"),
     # "give the mug a push / a quarter turn" is a push / a rotation, not a hand-over
     ("handover", "give", r"\b(?:give|gives|gave|given|giving)\b(?!.*\b(?:push|shove|pull|tug|turn|spin|twist)\b)"),
     ("handover", "pass", _forms("pass(?:es|ed|ing)?")),
+    ("handover", "deliver", _forms("deliver(?:s|ed|ing)?")),
+    ("handover", "fetch", r"\bfetch(?:es|ed|ing)?\b(?= (?:me|us)\b| [^.?!]*\bfor (?:me|us)\b)"),
     # "bring me X", "bring X to me" hand it over; "bring X to the bowl" is a pick & place
     ("handover", "bring", r"\b(?:bring|brings|bringing|brought)\b(?= (?:me|us)\b|.*\bto (?:me|us)\b)"),
     ("rotate_pour", "pour", _forms("pour(?:s|ed|ing)?")),
@@ -89,17 +121,26 @@ _TASK_VERBS: tuple[tuple[str, str, str], ...] = (
     ("rotate_pour", "spin", _forms("spin(?:s|ning)?", "spun")),
     ("rotate_pour", "turn", _forms("turn(?:s|ed|ing)?")),
     ("rotate_pour", "tip", _forms("tip(?:s|ped|ping)?")),
+    ("rotate_pour", "swivel", _forms("swivel(?:s|led|ling|ed|ing)?")),
+    ("rotate_pour", "dump", _forms("dump(?:s|ed|ing)?")),
+    ("rotate_pour", "decant", _forms("decant(?:s|ed|ing)?")),
     # "empty" only as a verb ("empty the cup", "empty it out"), not "the empty bowl"
     ("rotate_pour", "empty", _forms("empt(?:ies|ied|ying)", r"empty(?= (?:out|the|it|this|that)\b)")),
-    ("open_close", "open", _forms("open(?:s|ed|ing)?")),
-    ("open_close", "close", _forms("clos(?:e|es|ed|ing)")),
+    # lids and drawers said without open/close: "put the lid back on", "push it back in"
+    ("open_close", "close", r"\bput(?:s|ting)? the lid back on\b|\blower(?:s|ed|ing)? the lid\b"
+                            r"|\bpush(?:es|ed|ing)?\b(?=.{0,80}?\bback in\b)"),
+    ("open_close", "open", r"\b(?:lift(?:s|ed|ing)?|tak(?:e|es|en|ing)|took) the lid (?:of|off)\b"),
+    ("open_close", "open", _forms("open(?:s|ed|ing)?", "crack(?:s|ed|ing)?")),
+    ("open_close", "close", r"(?<![\w-])close(?! to\b)(?![\w-])|" + _forms("clos(?:es|ed|ing)")),  # not "close to me"
     ("open_close", "shut", _forms("shut(?:s|ting)?")),
+    ("open_close", "snap", _forms("snap(?:s|ped|ping)?")),
     ("push_pull", "push", _forms("push(?:es|ed|ing)?")),
     ("push_pull", "pull", _forms("pull(?:s|ed|ing)?")),
     ("push_pull", "slide", _forms("slid(?:e|es|ing)?")),
     ("push_pull", "shove", _forms("shov(?:e|es|ed|ing)")),
     ("push_pull", "drag", _forms("drag(?:s|ged|ging)?")),
     ("push_pull", "nudge", _forms("nudg(?:e|es|ed|ing)")),
+    ("push_pull", "tug", _forms("tug(?:s|ged|ging)?")),
     ("pick_place", "put", _forms("put(?:s|ting)?")),
     ("pick_place", "place", _forms("plac(?:e|es|ed|ing)")),
     ("pick_place", "move", _forms("mov(?:e|es|ed|ing)")),
@@ -111,6 +152,8 @@ _TASK_VERBS: tuple[tuple[str, str, str], ...] = (
     ("pick_place", "relocate", _forms("relocat(?:e|es|ed|ing)")),
     ("pick_place", "bring", _forms("bring(?:s|ing)?", "brought")),
     ("pick_place", "carry", _forms("carr(?:y|ies|ied|ying)")),
+    # "get the mug into the bowl" (not "get hold of the mug")
+    ("pick_place", "get", r"\bget(?:s|ting)?\b(?!\s+hold)(?=.*\b(?:into|onto|in|on|to|further back|towards?|closer)\b)"),
     ("grab_lift", "pick", _forms("pick(?:s|ed|ing)?")),
     ("grab_lift", "grab", _forms("grab(?:s|bed|bing)?")),
     ("grab_lift", "lift", _forms("lift(?:s|ed|ing)?")),
@@ -120,6 +163,7 @@ _TASK_VERBS: tuple[tuple[str, str, str], ...] = (
     ("grab_lift", "hold", _forms("hold(?:s|ing)?", "held")),
     ("grab_lift", "get", _forms("get(?:s|ting)?", "got")),
     ("grab_lift", "fetch", _forms("fetch(?:es|ed|ing)?")),
+    ("grab_lift", "hoist", _forms("hoist(?:s|ed|ing)?")),
 )
 #: (task family, regex of all its verb forms), in the order families are tried.
 _TASK_PATTERNS: tuple[tuple[str, str], ...] = tuple(
@@ -127,17 +171,7 @@ _TASK_PATTERNS: tuple[tuple[str, str], ...] = tuple(
     for t in dict.fromkeys(task for task, _, _ in _TASK_VERBS)
 )
 
-COLOR_WORDS: dict[str, str] = {
-    "red": "red", "crimson": "red", "scarlet": "red", "maroon": "red",
-    "orange": "orange", "yellow": "yellow", "golden": "yellow", "gold": "yellow",
-    "green": "green", "lime": "green", "olive": "green",
-    "cyan": "cyan", "teal": "cyan", "turquoise": "cyan", "aqua": "cyan",
-    "blue": "blue", "navy": "blue", "azure": "blue",
-    "purple": "purple", "violet": "purple", "magenta": "purple", "lilac": "purple",
-    "pink": "pink", "brown": "brown", "tan": "brown", "wooden": "brown",
-    "black": "black", "white": "white", "cream": "white", "ivory": "white",
-    "gray": "gray", "grey": "gray", "silver": "gray",
-}
+COLOR_WORDS: dict[str, str] = language.COLOUR_WORDS
 SIZE_WORDS: dict[str, str] = {
     "small": "small", "little": "small", "tiny": "small", "mini": "small",
     "medium": "medium", "mid-sized": "medium", "medium-sized": "medium",
@@ -188,19 +222,43 @@ _RELATIONS: tuple[tuple[str, str], ...] = (
 _PLACE_MARKERS = re.compile(
     r"\b(?:into|inside(?: of)?|on top of|onto|in front of|to the left of|to the right of|left of|right of|"
     r"next to|beside|near|behind|on|in|to the left|to the right|to the front|to the back|towards?|"
-    r"forwards?|backwards?|away|closer|to)\b"
+    r"forwards?|backwards?|away|closer|further back|far from|at|to)\b"
 )
+#: Markers that put an object into or onto a receptacle; the first of them that is followed
+#: by an object noun phrase is the destination ("put the mug on the left into the bowl which
+#: is right of the plate": "on the left" qualifies the mug, "right of the plate" the bowl).
+_OBJECT_PLACEMENTS = frozenset({"into", "inside", "inside of", "onto", "on top of", "on", "in"})
+# the names are language.LOCATIONS: front = towards the viewer, back = away from the viewer
 _LOCATIONS: tuple[tuple[str, str], ...] = (
     ("left", r"\bleft\b"), ("right", r"\bright\b"),
-    ("toward_viewer", r"\btowards? (?:me|you|us|the camera)\b|\bcloser\b|\bfront\b|\bbackwards?\b|\bnear(?:er)? me\b"),
-    ("away", r"\baway\b|\bforwards?\b|\bback\b|\bfar(?:ther)?\b"),
-    ("center", r"\bmiddle\b|\bcent(?:er|re)\b"),
+    ("front", r"\btowards? (?:me|you|us|the camera)\b|\bcloser\b|\bclose to me\b|\bto me\b|\bfront\b"
+              r"|\bbackwards?\b|\bnear(?:er)? me\b"),
+    ("back", r"\baway\b|\bforwards?\b|\bback\b|\bfar(?:ther)?\b|\bfurther\b"),
+    ("centre", r"\bmiddle\b|\bcent(?:er|re)\b"),
 )
+assert tuple(name for name, _ in _LOCATIONS) == tuple(sorted(language.LOCATIONS, key=["left", "right", "front",
+                                                                                        "back", "centre"].index))
 
 
 # ---------------------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------------------
+class AmbiguityError(InputError):
+    """A phrase fits several objects nearly equally well; the user must choose.
+
+    Attributes:
+        candidates: instance indices of the near-tied objects, best first.
+        scores: (N,) scores of every instance.
+        what: "the object" or "the place".
+    """
+
+    def __init__(self, message: str, candidates: list[int], scores: np.ndarray, what: str = "the object") -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
+        self.scores = np.asarray(scores, dtype=np.float64)
+        self.what = what
+
+
 @dataclass(frozen=True)
 class PlaceTarget:
     """Where the object should go.
@@ -208,7 +266,8 @@ class PlaceTarget:
     Attributes:
         kind: "instance" (a receptacle / reference object) or "location".
         relation: "in", "on", "left_of", "right_of", "behind", "in_front_of", "next_to",
-            or a location word ("left", "right", "away", "toward_viewer", "center").
+            or a location of :data:`unihm_core.language.LOCATIONS` ("left", "right", "front" =
+            towards the viewer, "back" = away from the viewer, "centre").
         index: the instance index for kind "instance", else None.
         point_world: (3,) goal position of the object's centre, world frame [m].
         point_table: (3,) the same point in the table frame [m].
@@ -264,10 +323,15 @@ class NounPhrase:
     shapes: dict[str, float] | None = None
     superlative: str | None = None
     relation: tuple[str, NounPhrase] | None = None
+    index: int | None = None
+    types: dict[str, float] | None = None
+    free_noun: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.colors or self.size or self.noun or self.superlative or self.relation)
+        return not (self.colors or self.size or self.noun or self.superlative or self.relation
+                    or self.index is not None or self.types)
 
 
 def _words(text: str) -> list[str]:
@@ -276,18 +340,43 @@ def _words(text: str) -> list[str]:
 
 def _find_verb(low: str) -> tuple[str, str, re.Match | None]:
     """(task family, verb lemma, match of that family's first verb in ``low``); ("grab_lift", "", None) if none."""
+    spans = cat.noun_spans(low, multiword=True)  # "hand clamp", "spray can" hold no verb
+
+    def first(pat):
+        return next((m for m in re.finditer(pat, low)
+                     if not any(a <= m.start() < b for a, b, _ in spans)), None)
+
     for task, _ in _TASK_PATTERNS:
         found = [(m.start(), k, lemma, m) for k, (t, lemma, pat) in enumerate(_TASK_VERBS) if t == task
-                 for m in [re.search(pat, low)] if m]
+                 for m in [first(pat)] if m]
         if found:
             _, _, lemma, m = min(found, key=lambda f: (f[0], f[1]))
             return task, lemma, m
     return "grab_lift", "", None
 
 
+# terse instructions without a verb ("Red mug into the bowl.", "The mug, please."), in order
+_VERBLESS: tuple[tuple[str, str], ...] = (
+    ("pick_place", r"\b(?:into|onto|inside|on top of)\b"),
+    ("handover", r"\b(?:to|for) (?:me|us)\b|\bover here\b"),
+    ("push_pull", r"\baway from (?:me|us)\b|\bfurther back\b|\btowards? (?:me|us)\b|\bcloser\b"),
+    # "to the left side of the table", not "to the right of the box" (a relation)
+    ("pick_place", r"\bto the (?:left|right|middle|centre|center|front|back)\b(?! of (?!the table))"),
+    ("handover", r"^\W*(?:the |a |an )?[^,:;.?!]+,\s*please\W*$"),
+)
+
+
 def parse_task(text: str) -> tuple[str, str]:
-    """(task, verb lemma) from the instruction; ("grab_lift", "") when no verb is recognised."""
-    task, lemma, _ = _find_verb(text.lower())
+    """(task, verb lemma) from the instruction; ("grab_lift", "") when nothing says otherwise.
+
+    Without a verb, a terse instruction still says its task: "... to me" / "..., please"
+    hands over, "... away from me" / "... towards me" pushes or pulls, "... into the bowl" /
+    "... to the left" picks and places.
+    """
+    low = text.lower()
+    task, lemma, _ = _find_verb(low)
+    if not lemma:
+        task = next((t for t, pat in _VERBLESS if re.search(pat, low)), "grab_lift")
     return task, lemma
 
 
@@ -295,6 +384,7 @@ def parse_noun_phrase(text: str) -> NounPhrase:
     """Parse colour, size, noun, superlative and one relation out of a noun phrase."""
     low = text.lower().strip()
     npr = NounPhrase(text=low)
+    low = _FRAME_WORDS.sub(" ", low)
     head = low
     for rel, pat in _RELATIONS:
         m = re.search(pat, low)
@@ -316,12 +406,33 @@ def parse_noun_phrase(text: str) -> NounPhrase:
         if re.search(pat, head):
             npr.superlative = sup
             break
+    m = re.search(r"#\s*(\d+)", head)
+    if m:
+        npr.index = int(m.group(1))
     nouns = [_PLURALS.get(w, w) for w in words]
-    known = [w for w in nouns if w in NOUN_SHAPES]
+    # "the can of tomato soup", "a box of crackers": the head noun comes before "of"
+    cut = next((k for k in range(1, len(nouns) - 1)
+                if nouns[k] == "of" and nouns[k - 1] in NOUN_SHAPES and nouns[k - 1] != "lid"), None)
+    known = [w for w in (nouns if cut is None else nouns[:cut]) if w in NOUN_SHAPES]
     if known:
         npr.noun = known[-1]
     elif nouns and nouns[-1] == "orange":  # "the orange" = the fruit, and it is orange
         npr.noun = "orange"
+    listed = _catalogue_noun(" ".join(nouns))
+    if listed is not None and (npr.noun is None or npr.noun in listed.split()):
+        npr.noun = listed
+    if npr.noun is not None:
+        npr.types = cat.noun_types(npr.noun) or None
+    if npr.noun is None and npr.index is None:
+        free = [w for w in nouns if _maybe_noun(w)]
+        if free:
+            npr.free_noun = " ".join(free)
+    elif npr.types is not None and len(npr.types) > 2:
+        # a generic noun with more words ("the can of tomato soup", "the cereal box"): the
+        # words choose among the noun's types by embedding
+        extra = [w for w in nouns if _maybe_noun(w) and w not in npr.noun.split()]
+        if extra:
+            npr.free_noun = " ".join(w for w in nouns if _maybe_noun(w) or w in npr.noun.split())
     for i, w in enumerate(words):
         if w in COLOR_WORDS:
             if w == "orange" and npr.noun == "orange" and i == len(words) - 1:
@@ -331,11 +442,67 @@ def parse_noun_phrase(text: str) -> NounPhrase:
         npr.shapes = _SPH
         if "orange" not in npr.colors:
             npr.colors.append("orange")
-    elif npr.noun is not None:
+    elif npr.noun in NOUN_SHAPES:
         npr.shapes = NOUN_SHAPES[npr.noun]
+    elif npr.types:
+        npr.shapes = _type_shapes(npr.types)
     return npr
 
 
+_CLASS_SHAPES = {"box": _BOX, "cylinder": _CYL, "sphere": _SPH}
+
+
+def _type_shapes(types: dict[str, float]) -> dict[str, float] | None:
+    """Shape compatibilities of a set of catalogue types (None when any has no fixed shape)."""
+    tables = [_CLASS_SHAPES.get(cat.get_category(t).shape_class) for t in types]
+    if not tables or any(t is None for t in tables):
+        return None
+    return {k: max(t[k] for t in tables) for k in tables[0]}
+
+
+_ANY_VERB = re.compile("|".join(f"(?:{p})" for _, _, p in _TASK_VERBS))
+_ANY_SUPERLATIVE = re.compile("|".join(f"(?:{p})" for _, p in _SUPERLATIVES))
+
+
+def _maybe_noun(w: str) -> bool:
+    """Could ``w`` be (part of) an object noun no list holds?"""
+    return (len(w) > 1 and w not in _NOT_NOUNS and not _ANY_VERB.fullmatch(w)
+            and not _ANY_SUPERLATIVE.fullmatch(w) and w not in _RELATION_WORDS)
+
+
+def _catalogue_noun(text: str) -> str | None:
+    """The catalogue noun that heads ``text``: the longest listed noun after which no other
+    object noun follows ("the orange box" is a box, "the tin of spam" a Spam tin)."""
+    found = cat.find_catalogue_noun(text)
+    if found is None:
+        return None
+    low = f" {text} "
+    end = low.index(f" {found} ") + len(found) + 1
+    after = low[end:].split()
+    if any(w in NOUN_SHAPES or cat.noun_types(w) for w in after):
+        return None
+    return found
+
+
+#: Words that are never the object noun (articles, pronouns, frame words, verbs' particles).
+_NOT_NOUNS = frozenset(
+    """a an the this that these those it its them one ones some any please me my mine you your us our i we
+    and or then now just also too very really kindly could would will can can't may might should shall must
+    need needs want wants like love see find look looking for do does did is are be been being was were have has
+    had get got here there up down out over off away back onto into in on at of to from with by near next
+    left right front behind middle centre center top bottom side table thing object item stuff which what who
+    where how there's it's that's i'd i'm you're let let's go ahead try make sure again time bit little
+    other another same edge end corner here great if thanks thank than closer further farther nearer beside inside upon towards toward forward
+    forwards backwards""".split()
+) | frozenset(COLOR_WORDS) | frozenset(SIZE_WORDS) | GENERIC_NOUNS
+_RELATION_WORDS = frozenset({"left", "right", "front", "behind", "beside", "near", "next", "top", "close"})
+
+
+_INDEX = re.compile(r"#\s*\d+")
+# "on the left side of ...", "in the middle of ...": a table region, not an object, follows
+_REGION_START = re.compile(r"\s*the (?:left|right|middle|centre|center|front|back|far)\b")
+# "Can you ...", "Could I have ...": "can" here is no can
+_FRAME_WORDS = re.compile(r"\b(?:can|could|will|would|may)\s+(?:you|i|we)\b")
 _LEADING_PARTICLES = re.compile(r"^\s*(?:up|over|down|out|it|them)\b")
 
 
@@ -349,7 +516,9 @@ def split_place(text: str, task: str) -> tuple[str, str | None, str | None]:
     before the verb is the target phrase.
     """
     low = text.lower()
-    m = re.search(dict(_TASK_PATTERNS)[task], low) if task in dict(_TASK_PATTERNS) else None
+    fam, _, m = _find_verb(low)
+    if fam != task:
+        m = re.search(dict(_TASK_PATTERNS)[task], low) if task in dict(_TASK_PATTERNS) else None
     verb_start, verb_end = (m.start(), m.end()) if m else (0, 0)
     before = low[:verb_start].strip()
     rest = low[verb_end:]
@@ -366,8 +535,14 @@ def split_place(text: str, task: str) -> tuple[str, str | None, str | None]:
         target, marker, place = rest, None, None
     else:
         # the first noun of the target must come before the place marker
-        matches = [mm for mm in _PLACE_MARKERS.finditer(rest) if _words(rest[: mm.start()])]
-        if matches:
+        matches = [mm for mm in _PLACE_MARKERS.finditer(rest)
+                   if _words(rest[: mm.start()]) or _INDEX.search(rest[: mm.start()])]
+        into = [mm for mm in matches if mm.group(0) in _OBJECT_PLACEMENTS and not _REGION_START.match(rest[mm.end():])
+                and names_object(parse_noun_phrase(rest[mm.end():]))]
+        if into:
+            mm = into[0]
+            target, marker, place = rest[: mm.start()].strip(), mm.group(0), rest[mm.end():].strip()
+        elif matches:
             mm = matches[-1]
             target, marker, place = rest[: mm.start()].strip(), mm.group(0), rest[mm.end():].strip()
         else:
@@ -376,6 +551,53 @@ def split_place(text: str, task: str) -> tuple[str, str | None, str | None]:
     if before and tnp.noun is None and not tnp.colors and parse_noun_phrase(before).noun is not None:
         return before, marker, place
     return target, marker, place
+
+
+@dataclass
+class ParsedInstruction:
+    """What an instruction says, before any scene is looked at (:func:`parse_instruction`).
+
+    Attributes:
+        family: task family (:data:`unihm_core.language.TASK_FAMILIES`).
+        verb: the verb lemma that decided it ("" without a verb).
+        task: the data-engine task (:func:`unihm_core.language.task_of` of family, verb and
+            location).
+        target_text, target: the target phrase and its parse.
+        marker, place_text, place: the place marker ("into"), its phrase and parse (None
+            when the instruction gives no destination).
+        location: the table location named as the destination (None when the place is an
+            object or absent).
+    """
+
+    family: str
+    verb: str
+    task: str
+    target_text: str
+    target: NounPhrase
+    marker: str | None
+    place_text: str | None
+    place: NounPhrase | None
+    location: str | None
+
+
+# frame words around the request ("If you could ..., that would be great.", "..., if you would.")
+_FRAME_TAILS = re.compile(r",?\s*(?:that would be great|if you would|thanks|thank you)\s*[.!?]*\s*$"
+                          r"|^\s*(?:if you could|how about|your next job is to|what i need is)\s+", re.IGNORECASE)
+
+
+def parse_instruction(text: str) -> ParsedInstruction:
+    """Parse task, target phrase and destination of an instruction (no scene needed)."""
+    text = _FRAME_TAILS.sub("", _FRAME_TAILS.sub("", text)) or text
+    family, verb = parse_task(text)
+    target_text, marker, place_text = split_place(text, family)
+    target = parse_noun_phrase(target_text)
+    place = parse_noun_phrase(place_text) if place_text else None
+    location = None
+    if place is None or not names_object(place):
+        location = parse_location(f"{marker or ''} {place_text or ''}") if (marker or place_text) else None
+    return ParsedInstruction(family=family, verb=verb, task=language.task_of(family, verb, location),
+                             target_text=target_text, target=target, marker=marker, place_text=place_text,
+                             place=place, location=location)
 
 
 # ---------------------------------------------------------------------------------------
@@ -398,7 +620,9 @@ def _attribute_scores(npr: NounPhrase, scene: Scene) -> tuple[np.ndarray, np.nda
         if npr.shapes is not None:
             compat = npr.shapes.get(inst.shape, 0.1)
             score[i] *= compat
-            ok[i] &= compat >= 0.3
+            # real frames fit many cylinders as boxes: only a clear mismatch (a can is never a
+            # ball) excludes; box vs cylinder only lowers the score
+            ok[i] &= compat >= 0.2
         if npr.size is not None:
             gap = abs(order.index(npr.size) - order.index(inst.size))
             score[i] *= (1.0, 0.6, 0.3)[gap]
@@ -451,6 +675,33 @@ def _found_list(scene: Scene) -> str:
     return ", ".join(f"#{i.index} {i.description}" for i in scene.instances)
 
 
+def _type_prior(scene: Scene, types: dict[str, float]) -> np.ndarray:
+    """(N,) sum over ``types`` of weight x P(type | instance): how likely the noun denotes each instance."""
+    names = cat.category_names()
+    cols = [names.index(t) for t in types]
+    w = np.array([types[t] for t in types])
+    out = np.zeros(len(scene.instances))
+    for i, inst in enumerate(scene.instances):
+        probs = inst.extras.get("category_probs")
+        if probs is None:
+            probs = cat.category_probabilities(inst.extent, inst.shape, inst.color_fractions)
+        out[i] = float(np.sum(w * probs[cols]))
+    return out
+
+
+def _index_scores(npr: NounPhrase, scene: Scene, exclude: set[int], what: str) -> np.ndarray:
+    n = len(scene.instances)
+    k = npr.index
+    if k is None or not 0 <= k < n:
+        raise InputError(f"there is no object #{k} ({what}): the objects are numbered #0 to #{n - 1}. "
+                         f"I found: {_found_list(scene)}.")
+    if k in exclude:
+        raise InputError(f"#{k} is already the object to move; name another one as {what}.")
+    out = np.zeros(n)
+    out[k] = 1.0
+    return out
+
+
 def _score_phrase(
     npr: NounPhrase,
     scene: Scene,
@@ -459,7 +710,9 @@ def _score_phrase(
     what: str,
 ) -> tuple[np.ndarray, list[str]]:
     """(N,) scores of a noun phrase over the instances (0 = excluded) and notes."""
-    notes: list[str] = []
+    if npr.index is not None:
+        return _index_scores(npr, scene, exclude, what), [f"#{npr.index} named by its number"]
+    notes: list[str] = list(npr.notes)
     attr, ok = _attribute_scores(npr, scene)
     sim = np.clip(sims[npr.text], 0.0, 1.0)
     score = 0.7 * attr + 0.3 * sim
@@ -471,6 +724,13 @@ def _score_phrase(
             f"I could not find {what} '{npr.text}' (no {wanted} among the objects). "
             f"I found: {_found_list(scene)}; say which one you mean."
         )
+    if npr.types:
+        prior = _type_prior(scene, npr.types)
+        # a noun of one or two types ranks the objects by how much they look like it; a
+        # generic one ("can": five types) only tells plausible objects from implausible ones
+        sat = 1.0 if len(npr.types) <= 2 else 0.5
+        rel = prior / max(sat * float(prior[ok].max()), 1e-12)
+        score = score * ((1.0 - CATEGORY_WEIGHT) + CATEGORY_WEIGHT * np.minimum(rel, 1.0))
     if npr.relation is not None:
         rel, ref_np = npr.relation
         ref_scores, _ = _score_phrase(ref_np, scene, sims, set(), f"the reference object of {what}")
@@ -486,6 +746,43 @@ def _score_phrase(
         rank = _superlative_factor("largest" if npr.size == "large" else "smallest", scene, ok)
         score = score * (0.6 + 0.4 * rank)
     return np.where(ok, score, 0.0), notes
+
+
+def near_ties(scores: np.ndarray, margin: float = AMBIGUITY_MARGIN) -> list[int]:
+    """Indices whose score is within ``margin`` (a fraction of the best) of the best, best first."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.size == 0 or scores.max() <= 0:
+        return []
+    best = float(scores.max())
+    order = np.argsort(-scores, kind="stable")
+    return [int(j) for j in order if scores[j] > 0 and scores[j] >= best * (1.0 - margin)]
+
+
+def _check_ambiguity(scores: np.ndarray, scene: Scene, phrase: str, what: str) -> None:
+    tied = near_ties(scores)
+    if len(tied) < 2:
+        return
+    listed = ", ".join(f"#{j} {scene.instances[j].description} ({scores[j]:.2f})" for j in tied)
+    raise AmbiguityError(
+        f"'{phrase.strip()}' fits {len(tied)} objects almost equally well ({what}): {listed}. "
+        f"Say which one: its number (e.g. '#{tied[0]}'), another word (colour, size, left or right), "
+        "or click on it in the image.",
+        tied, scores, what,
+    )
+
+
+def _all_phrases(*nps: NounPhrase | None) -> list[NounPhrase]:
+    """The phrases and their relation landmarks, depth first."""
+    out = []
+    for npr in nps:
+        while npr is not None:
+            out.append(npr)
+            npr = npr.relation[1] if npr.relation is not None else None
+    return out
+
+
+def _known_words(npr: NounPhrase) -> bool:
+    return bool(npr.colors or npr.size or npr.noun or npr.superlative or npr.relation or npr.index is not None)
 
 
 def _collect_phrases(npr: NounPhrase, out: list[str]) -> None:
@@ -510,6 +807,19 @@ def _to_world(scene: Scene, p_table: np.ndarray) -> np.ndarray:
     return T[:3, :3] @ p_table + T[:3, 3]
 
 
+def parse_location(text: str) -> str | None:
+    """The table location (:data:`unihm_core.language.LOCATIONS`) a destination phrase names, or None."""
+    low = text.lower()
+    return next((name for name, pat in _LOCATIONS if re.search(pat, low)), None)
+
+
+def names_object(npr: NounPhrase) -> bool:
+    """Does a destination phrase name an object (a receptacle or landmark) rather than a table location?"""
+    if npr.noun is None and npr.superlative in ("leftmost", "rightmost"):
+        return False  # "to the leftmost side" is a direction
+    return bool(npr.noun or npr.colors or npr.index is not None or npr.types or npr.free_noun)
+
+
 def _place_target(
     scene: Scene, task: str, verb: str, marker: str | None, phrase: str | None, target: int,
     sims: dict[str, np.ndarray], place_np: NounPhrase | None,
@@ -517,10 +827,10 @@ def _place_target(
     tgt = scene.instances[target]
     c = tgt.centroid_table
     half_t = float(max(tgt.extent[:2])) / 2
-    if place_np is not None and (place_np.noun or place_np.colors) and not (
-        place_np.noun is None and place_np.superlative in ("leftmost", "rightmost")
-    ):
+    if place_np is not None and names_object(place_np):
         scores, _ = _score_phrase(place_np, scene, sims, {target}, "the place")
+        if place_np.index is None:
+            _check_ambiguity(scores, scene, place_np.text, "the place")
         ref = int(np.argmax(scores))
         r = scene.instances[ref]
         rel = _MARKER_RELATION.get(marker or "", "on")
@@ -537,20 +847,16 @@ def _place_target(
         place = PlaceTarget("instance", rel, ref, _to_world(scene, p), p, phrase or "")
         return place, f"place: {rel.replace('_', ' ')} #{ref} {r.description}"
     text = f"{marker or ''} {phrase or ''}".strip()
-    loc = None
-    for name, pat in _LOCATIONS:
-        if re.search(pat, text):
-            loc = name
-            break
+    loc = parse_location(text)
     if loc is None and task == "push_pull":
-        loc = "toward_viewer" if verb == "pull" or verb == "drag" else "away"
+        loc = "front" if language.task_of(task, verb) == "pull" else "back"
         step = PUSH_STEP_M
     else:
         step = LOCATION_STEP_M
     if loc is None:
         return None, "place: none given (the planner decides)" if task in PLACE_TASKS else ""
-    d = {"left": (-step, 0.0), "right": (step, 0.0), "away": (0.0, step), "toward_viewer": (0.0, -step)}
-    if loc == "center":
+    d = {"left": (-step, 0.0), "right": (step, 0.0), "back": (0.0, step), "front": (0.0, -step)}
+    if loc == "centre":
         p = np.array([0.0, 0.0, c[2]])
     else:
         dx, dy = d[loc]
@@ -614,23 +920,52 @@ def ground(
     if not instruction and click is None:
         raise InputError("give an instruction (e.g. 'pick up the red can') or click on an object.")
 
-    task, verb = parse_task(instruction)
-    target_text, marker, place_text = split_place(instruction, task)
-    target_np = parse_noun_phrase(target_text)
-    place_np = parse_noun_phrase(place_text) if place_text else None
+    parsed = parse_instruction(instruction)
+    task, verb = parsed.family, parsed.verb
+    target_text, marker, place_text = parsed.target_text, parsed.marker, parsed.place_text
+    target_np, place_np = parsed.target, parsed.place
 
     phrases: list[str] = []
     _collect_phrases(target_np, phrases)
     if place_np is not None:
         _collect_phrases(place_np, phrases)
     phrases = list(dict.fromkeys(p for p in phrases))
-    descs = scene.descriptions()
-    texts = ([instruction] if instruction else []) + phrases + descs
+    # free nouns (no list holds them) are matched by embedding, but only in a sentence that
+    # holds some word we know: text in another language must not be read as an object
+    free = [np_ for np_ in _all_phrases(target_np, place_np) if np_.free_noun]
+    if free and not (verb or any(_known_words(np_) for np_ in _all_phrases(target_np, place_np))):
+        free = []
+    free_texts = list(dict.fromkeys(np_.free_noun for np_ in free))
     enc = encoder if encoder is not None else get_text_encoder()
+    cat_emb = cat.cached_text_embeddings(enc) if free_texts else None
+    cat_texts = cat.catalogue_texts()[0] if free_texts and cat_emb is None else []
+    descs = scene.descriptions()
+    head = ([instruction] if instruction else []) + phrases
+    texts = head + free_texts + cat_texts + descs
     emb = np.asarray(enc.encode(texts), dtype=np.float32)  # one call per instruction
     inst_emb = emb[len(texts) - len(descs):]
     sims = {p: inst_emb @ emb[(1 if instruction else 0) + k] for k, p in enumerate(phrases)}
     instr_emb = emb[0] if instruction else None
+    if free_texts:
+        if cat_emb is None:
+            cat_emb = emb[len(head) + len(free_texts): len(head) + len(free_texts) + len(cat_texts)]
+            cat.store_text_embeddings(enc, cat_emb)
+        free_emb = {t: emb[len(head) + k] for k, t in enumerate(free_texts)}
+        for np_ in free:
+            generic = np_.types
+            types, best = cat.embedding_types(free_emb[np_.free_noun], cat_emb, restrict=generic)
+            labels = " / ".join(cat.get_category(t).label for t in sorted(types, key=types.get, reverse=True))
+            if generic is not None:
+                np_.types = types
+                np_.notes.append(f"'{np_.free_noun}': among the {np_.noun} types most like {labels} "
+                                 f"(sentence similarity {best:.2f})")
+            elif best >= cat.WEAK_SIMILARITY:
+                np_.types = types
+                np_.notes.append(f"'{np_.free_noun}' is no listed noun; read as {labels} "
+                                 f"(sentence similarity {best:.2f})")
+            else:
+                np_.notes.append(f"'{np_.free_noun}' matches no known object type (closest: {labels}, "
+                                 f"similarity {best:.2f}); it was ignored")
 
     notes: list[str] = []
     if click is not None:
@@ -638,7 +973,7 @@ def ground(
         notes.append(f"target from the click at ({click[0]:.0f}, {click[1]:.0f})")
     else:
         if target_np.empty:
-            if len(scene.instances) > 1 and not verb:  # e.g. another language: no word is known
+            if len(scene.instances) > 1 and not verb and not free:  # e.g. another language: no word is known
                 raise InputError(
                     f"I could not read the instruction '{instruction}': none of its words is an action, object "
                     "or colour I know (the models understand English, e.g. 'pick up the red can'). "
@@ -647,11 +982,15 @@ def ground(
             if len(scene.instances) > 1:
                 raise InputError(
                     f"the instruction does not say which object ('{instruction}'). "
-                    f"I found: {_found_list(scene)}; say which one you mean, or click on it."
+                    + "".join(n + ". " for n in target_np.notes)
+                    + f"I found: {_found_list(scene)}; say which one you mean (or its number, e.g. '#0'), "
+                    "or click on it."
                 )
             scores = np.ones(1)
         else:
             scores, notes = _score_phrase(target_np, scene, sims, set(), "the object")
+            if target_np.index is None:
+                _check_ambiguity(scores, scene, target_text, "the object")
         target = int(np.argmax(scores))
     place, place_note = _place_target(scene, task, verb, marker, place_text, target, sims, place_np)
 
@@ -665,6 +1004,8 @@ def ground(
     if target_np.colors or target_np.noun or target_np.size:
         parts.append("understood: " + ", ".join(
             x for x in (" ".join(target_np.colors), target_np.size or "", target_np.noun or "") if x))
+    if tgt.categories:
+        parts.append("looks like: " + ", ".join(f"{cat.get_category(t).label} {p:.2f}" for t, p in tgt.categories))
     parts += notes
     if place_note:
         parts.append(place_note)

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from unihm_core.perception.categories import category_probabilities, observed_extent, top_categories
 from unihm_core.perception.colors import dominant_color
 from unihm_core.perception.primitives import PrimitiveFit, complete_hidden, fit_primitive
 from unihm_core.perception.table import transform_points, transform_vectors
@@ -123,6 +124,8 @@ class ObjectInstance:
         centroid_table: (3,) object centre in the table frame [m].
         bbox: (u_min, v_min, u_max, v_max) image bounding box [px].
         description: e.g. "a small red cylinder".
+        categories: top-k (catalogue type, probability) from the geometric and colour
+            prior of :mod:`unihm_core.perception.categories`, most likely first.
     """
 
     index: int
@@ -145,6 +148,7 @@ class ObjectInstance:
     bbox: tuple[int, int, int, int]
     description: str
     extras: dict[str, Any] = field(default_factory=dict)
+    categories: tuple[tuple[str, float], ...] = ()
 
     @property
     def num_points(self) -> int:
@@ -181,6 +185,7 @@ class ObjectInstance:
             "num_completed_points": int(self.completed_points.shape[0]),
             "shape_residual_mm": round(1000 * float(self.primitive.residual), 2),
             "bbox": list(self.bbox),
+            "categories": [[name, p] for name, p in self.categories],
         }
 
 
@@ -358,6 +363,7 @@ def build_instance(
     v, u = np.divmod(pix, w)
     extent = fit.extent
     sw = size_word(extent)
+    probs = category_probabilities(extent, fit.shape, fractions, observed_extent(pt))
     return ObjectInstance(
         index=index,
         points=transform_points(camera_to_world, pc),
@@ -378,4 +384,6 @@ def build_instance(
         centroid_table=centre_t,
         bbox=(int(u.min()), int(v.min()), int(u.max()), int(v.max())),
         description=describe(sw, color, fit.shape),
+        categories=top_categories(probs),
+        extras={"category_probs": probs},
     )

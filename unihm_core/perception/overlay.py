@@ -18,6 +18,7 @@ PALETTE = np.array(
     dtype=np.float64,
 )
 HIGHLIGHT = np.array((255, 40, 40), dtype=np.float64)
+CANDIDATE = np.array((255, 215, 0), dtype=np.float64)
 
 
 def _outline(mask: np.ndarray, width: int) -> np.ndarray:
@@ -31,6 +32,7 @@ def mask_overlay(
     *,
     target: int | None = None,
     place: int | None = None,
+    candidates: list[int] | tuple[int, ...] = (),
     alpha: float = 0.45,
     labels: bool = True,
 ) -> np.ndarray:
@@ -40,6 +42,8 @@ def mask_overlay(
         scene: perception result.
         target: instance drawn in red with a thick outline (the grounded target).
         place: instance drawn with a white outline (the place target), optional.
+        candidates: instances drawn with a thick yellow outline and a yellow number (the
+            near-tied candidates of an ambiguous instruction).
         alpha: tint opacity.
         labels: draw "#i" at each instance's bounding-box corner.
 
@@ -56,6 +60,8 @@ def mask_overlay(
         img[edge] = HIGHLIGHT if inst.index == target else tint
         if inst.index == place:
             img[_outline(m, 2)] = (255, 255, 255)
+        if inst.index in candidates:
+            img[_outline(m, 4)] = CANDIDATE
     out = np.clip(img, 0, 255).astype(np.uint8)
     if labels and scene.instances:
         from PIL import Image, ImageDraw
@@ -67,7 +73,8 @@ def mask_overlay(
             text = f"#{inst.index}"
             box = draw.textbbox((u0, v0), text)
             draw.rectangle(box, fill=(0, 0, 0))
-            draw.text((u0, v0), text, fill=(255, 255, 0) if inst.index == target else (255, 255, 255))
+            lead = inst.index == target or inst.index in candidates
+            draw.text((u0, v0), text, fill=(255, 255, 0) if lead else (255, 255, 255))
         out = np.asarray(pil, dtype=np.uint8)
     return out
 

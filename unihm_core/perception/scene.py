@@ -22,6 +22,7 @@ from unihm_core.perception.instances import (
     build_instance,
     segment_objects,
 )
+from unihm_core.perception.colors import apply_white_balance, white_balance_gains
 from unihm_core.perception.intrinsics import Intrinsics, validate_extrinsics
 from unihm_core.perception.rgbd import (
     ImageSource,
@@ -51,6 +52,9 @@ class Scene:
         timings_s: seconds per stage ("intake", "plane", "clustering", "attributes",
             "completion").
         seed: RANSAC seed used.
+        white_balance: linear-RGB gains applied to the point colours before colour naming
+            (:func:`~unihm_core.perception.colors.white_balance_gains`; the image itself is
+            kept as uploaded).
     """
 
     rgb: np.ndarray
@@ -65,6 +69,7 @@ class Scene:
     warnings: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     @property
     def table_to_world(self) -> np.ndarray:
@@ -116,6 +121,7 @@ class Scene:
                 "rmse_mm": round(1000 * self.table.rmse, 2),
             },
             "instances": [inst.summary() for inst in self.instances],
+            "white_balance_gains": [round(g, 4) for g in self.white_balance],
             "warnings": list(self.warnings),
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
@@ -174,12 +180,17 @@ def perceive(
     clusters.sort(key=lambda idx: float(np.mean(cloud.pixel_index[idx] % w)))
     timings["clustering"] = time.perf_counter() - t
 
+    # white balance from the table and the objects on it (the room behind has other light)
+    ref = np.concatenate([np.flatnonzero(plane.inlier_mask)] + list(clusters)).astype(np.int64)
+    gains = white_balance_gains(cloud.colors[ref[:: max(1, len(ref) // 50000)]])
+    colors = apply_white_balance(cloud.colors, gains)
+
     timings["attributes"] = 0.0
     timings["completion"] = 0.0
     instances = [
         build_instance(
             k, idx,
-            points_camera=cloud.points, colors=cloud.colors, pixel_index=cloud.pixel_index,
+            points_camera=cloud.points, colors=colors, pixel_index=cloud.pixel_index,
             image_shape=frame.depth.shape, camera_to_table=T_ct, camera_to_world=T_cw,
             cfg=cfg, timings=timings,
         )
@@ -192,5 +203,5 @@ def perceive(
         rgb=frame.rgb, depth=frame.depth, intrinsics=frame.intrinsics,
         camera_to_world=T_cw, camera_to_table=T_ct, extrinsics_source=source,
         depth_units=frame.depth_units, table=plane, instances=instances,
-        warnings=warnings, timings_s=timings, seed=seed,
+        warnings=warnings, timings_s=timings, seed=seed, white_balance=tuple(float(g) for g in gains),
     )

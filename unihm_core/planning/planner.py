@@ -228,7 +228,9 @@ def plan(scene, grounding, hand: str, planner: Planner | None = None, *,
     timings["network"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    task = resolve_task(grounding.task, grounding.verb)
+    place = grounding.place
+    location = place.relation if place is not None and place.kind == "location" else None
+    task = resolve_task(grounding.task, grounding.verb, location)  # "slide it towards me" pulls
     inst = scene.instances[grounding.target]
     ext = np.maximum(np.asarray(inst.extent, dtype=np.float64), 0.01)
     start = np.eye(4)

@@ -45,9 +45,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from unihm_core import language
 from unihm_core.errors import ConfigError, InputError
 
-TASKS = ("grab", "pick_place", "push", "pull", "open", "close", "rotate", "pour", "handover")
+TASKS = language.TASKS
 #: Tasks whose object ends where it started (the place prediction is not used for them).
 RETURN_TASKS = ("grab", "rotate", "pour")
 UP = np.array([0.0, 0.0, 1.0])
@@ -99,28 +100,13 @@ class TrajectoryConfig:
         return hold, self.num_frames - hold - rest, rest
 
 
-POUR_VERBS = ("pour", "tilt", "tip", "empty")  # base forms grounding reports for the rotate/pour family
+POUR_VERBS = language.POUR_VERBS  # base forms grounding reports for the rotate/pour family
 
 
-def resolve_task(task: str, verb: str = "") -> str:
-    """Data-engine task name from a task name or a perception family plus its verb.
-
-    ``push_pull`` + "pull"/"drag" -> ``pull`` (else ``push``); ``open_close`` +
-    "close"/"shut" -> ``close`` (else ``open``); ``rotate_pour`` + a pouring verb (:data:`POUR_VERBS`)
-    -> ``pour`` (else ``rotate``); ``grab_lift`` -> ``grab``.
-    """
-    if task in TASKS:
-        return task
-    v = verb.lower().strip()
-    if task == "grab_lift":
-        return "grab"
-    if task == "push_pull":
-        return "pull" if v in ("pull", "drag") else "push"
-    if task == "open_close":
-        return "close" if v in ("close", "shut") else "open"
-    if task == "rotate_pour":
-        return "pour" if v in POUR_VERBS else "rotate"
-    raise InputError(f"unknown task {task!r}; use one of {TASKS} or a perception task family")
+def resolve_task(task: str, verb: str = "", location: str | None = None) -> str:
+    """Data-engine task name from a task name or a perception family plus its verb (and the
+    destination's location name); the rule is :func:`unihm_core.language.task_of`."""
+    return language.task_of(task, verb, location)
 
 
 def _moved(T0: np.ndarray, dp=np.zeros(3), R=np.eye(3), about: np.ndarray | None = None) -> np.ndarray:
