@@ -7,7 +7,7 @@ import time
 import gradio as gr
 import numpy as np
 
-from app.generate_tab import _object_mesh, example_rows
+from app.generate_tab import example_rows
 from app.uploads import checked_image, path_file
 from app.rendering import get_renderer, render_unavailable_reason
 from app.session import depth_path, parse_intrinsics, rgb_array
@@ -25,7 +25,9 @@ def _still(result, frame: int) -> np.ndarray | None:
         return None
     q = result.best.q[frame]
     cam = result.scene.camera_to_world
-    mesh = _object_mesh(result)
+    from unihm_core.export import target_mesh
+
+    mesh = target_mesh(result)
     with r.lock:
         r.remove_mesh("crosshand_object")
         r.set_mesh("crosshand_object", mesh.vertices, mesh.faces, result.plan.object_poses[frame],

@@ -41,10 +41,10 @@ def video_renderer():
 
 
 def _object_mesh(result):
-    """A mesh of the target for rendering: convex hull of its (observed + completed) surface."""
-    import trimesh
+    """A mesh of the target for rendering (the export's ``target.obj``: convex hull of its surface)."""
+    from unihm_core.export import target_mesh
 
-    return trimesh.Trimesh(result.target.points).convex_hull
+    return target_mesh(result)
 
 
 def render_video(result, out_dir: Path) -> Path | None:
@@ -63,24 +63,13 @@ def render_video(result, out_dir: Path) -> Path | None:
         return vr.write_mp4(frames, out_dir / "render.mp4")
 
 
-def export_files(result, out_dir: Path, video: Path | None) -> list[str]:
-    """Write trajectory.json/.npz/.csv, meta.json and report.json; return the download list."""
-    from unihm_core.export import TrajectoryExport, write_export
+def export_files(result, out_dir: Path, add_files=None) -> list[str]:
+    """Write the run's folder through the one export path (``unihm_core.export.write_result``:
+    trajectory files, meta.json, report.json, meshes, scene.json, and what ``add_files`` writes
+    into the staging folder, e.g. the videos); return the download list."""
+    from unihm_core.export import write_result
 
-    exp = TrajectoryExport(
-        hand=result.hand, joint_names=list(result.joint_names), q_raw=result.raw.q,
-        q_refined=None if result.refined is None else result.refined.q,
-        object_poses_world=result.plan.object_poses, seed=result.seed,
-        instruction=result.instruction, metrics={k: {m: v for m, v in d.items() if m != "penetration_per_frame_mm"}
-                                                 for k, d in result.metrics.items()},
-        extra_meta={"timings_s": result.timings_s, "target": result.target.to_dict(), "task": result.plan.task,
-                    "frame": "world = the perceived table frame (z up) unless extrinsics were given"})
-    paths = write_export(exp, out_dir)
-    (out_dir / "report.json").write_text(json.dumps(result.report(), indent=1))
-    files = [str(paths[k]) for k in ("json", "npz", "csv", "meta")] + [str(out_dir / "report.json")]
-    if video is not None:
-        files.append(str(video))
-    return files
+    return [str(p) for p in write_result(result, out_dir, add_files=add_files)]
 
 
 PHYSICS_HEADERS = ["trajectory", "achieves the task", "why not", "max object error [cm]", "max rotation error [deg]",
@@ -123,13 +112,20 @@ def metrics_rows(result) -> list[list]:
 def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
     from unihm_core.perception import instance_table, mask_overlay
 
-    t = time.perf_counter()
-    video = render_video(result, run_dir) if render else None
-    sim_video = render_physics_video(result, run_dir) if render else None
-    if render:
+    videos = {}
+
+    def add_videos(folder: Path) -> None:  # into the staging folder, so the run is moved in whole
+        if not render:
+            return
+        t = time.perf_counter()
+        videos["render"] = render_video(result, folder)
+        videos["physics"] = render_physics_video(result, folder)
         result.timings_s["render"] = time.perf_counter() - t
+
     if render_note:
         result.warnings.append(render_note)
+    files = export_files(result, run_dir, add_videos)
+    video, sim_video = (None if videos.get(k) is None else run_dir / videos[k].name for k in ("render", "physics"))
     overlay = mask_overlay(result.scene, target=result.target.index,
                            place=result.grounding.place.index if result.grounding.place is not None else None)
     table = [[r["index"], r["description"], r.get("score", "")] for r in
@@ -138,9 +134,6 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = ""):
                   f"{result.grounding.explanation}"
     if result.warnings:
         explanation += "\n\n**Warnings:** " + "; ".join(result.warnings)
-    files = export_files(result, run_dir, video)
-    if sim_video is not None:
-        files.append(str(sim_video))
     timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
     return (overlay, table, explanation, plots.plan_figure(result), None if video is None else str(video),
             None if sim_video is None else str(sim_video),

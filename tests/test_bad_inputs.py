@@ -113,7 +113,7 @@ def test_millimetres_in_float_npy_are_converted_with_a_warning(generate, out_dir
     assert "Warnings" in explanation and "assumed millimetres" in explanation
     assert result.scene.summary()["camera"]["depth_units_assumed"].startswith("millimetres")
     runs = list(out_dir.glob("*/run_*"))
-    assert len(runs) == 1 and {Path(f).name for f in files} <= {p.name for p in runs[0].iterdir()}
+    assert len(runs) == 1 and {Path(f) for f in files} == {p for p in runs[0].rglob("*") if p.is_file()}
     assert {"trajectory.json", "trajectory.npz", "trajectory.csv", "meta.json", "report.json"} <= {
         p.name for p in runs[0].iterdir()}
 

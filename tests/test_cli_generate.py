@@ -19,8 +19,22 @@ def test_generate_writes_files(tmp_path):
     proc = _run("--rgb", str(EX / "color.png"), "--depth", str(EX / "depth.png"), "--intrinsics",
                 str(EX / "camera.json"), "--instruction", instr, "--hand", "inspire", "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    names = {p.name for p in (tmp_path / "o").iterdir()}
-    assert {"trajectory.json", "trajectory.npz", "trajectory.csv", "meta.json", "report.json"} <= names
+    out = tmp_path / "o"
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert json.loads(proc.stdout)["files"] == files  # the folder holds exactly this run's files
+    assert {"trajectory.json", "trajectory.npz", "trajectory.csv", "meta.json", "report.json", "target.obj",
+            "scene.json"} <= set(files)
+    scene = json.loads((out / "scene.json").read_text())
+    assert scene["target"]["mesh"] == "target.obj"
+    assert all(o["mesh"] is None or (out / o["mesh"]).is_file() for o in scene["objects"])
+    assert [p.name for p in tmp_path.iterdir()] == ["o"]  # no staging folder left beside it
+    # a second run into the same folder is refused before anything runs, and changes nothing
+    before = {f: (out / f).read_bytes() for f in files}
+    again = _run("--rgb", str(EX / "color.png"), "--depth", str(EX / "depth.png"), "--intrinsics",
+                 str(EX / "camera.json"), "--instruction", instr, "--hand", "inspire", "--out", str(out), "--seed", "1")
+    assert again.returncode == 2 and "not empty" in again.stderr and "--overwrite" in again.stderr
+    assert {f: (out / f).read_bytes() for f in files} == before
+    names = set(files)
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     for key in ("instruction", "hand", "seed", "camera", "target", "instances", "plan", "metrics", "timings_s"):
         assert key in report

@@ -147,39 +147,43 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """RGB-D + instruction -> trajectory files (see DESIGN.md: trajectory.json/.npz/.csv, meta.json,
-    report.json, render.mp4 with --render)."""
-    from pathlib import Path
+    """RGB-D + instruction -> one result folder (see docs/EXPORT.md: trajectory.json/.npz/.csv,
+    meta.json, report.json, target.obj, objects/, scene.json, render.mp4 with --render).
 
-    from unihm_core.export import TrajectoryExport, write_export
+    The output folder is checked before the models load and written atomically
+    (:mod:`unihm_core.export.result`): a non-empty ``--out`` is refused unless ``--overwrite``."""
+    from unihm_core.export import check_out_dir, write_result
     from unihm_core.hands import available_hands
     from unihm_core.pipeline import GenerateOptions, Pipeline
 
     if args.hand not in available_hands():  # fail before loading the models
         raise UniHMError(f"unknown hand {args.hand!r}; choose one of {', '.join(available_hands())}")
-    out = Path(args.out)
+    out = check_out_dir(args.out, args.overwrite)
     pipe = Pipeline.load()
     res = pipe.generate(args.rgb, args.depth, args.intrinsics, args.instruction, hand=args.hand, seed=args.seed,
                         options=GenerateOptions(refine=not args.no_refine, temperature=args.temperature))
-    exp = TrajectoryExport(hand=res.hand, joint_names=list(res.joint_names), q_raw=res.raw.q,
-                           q_refined=None if res.refined is None else res.refined.q,
-                           object_poses_world=res.plan.object_poses, seed=res.seed, instruction=res.instruction,
-                           metrics={k: {m: v for m, v in d.items() if m != "penetration_per_frame_mm"}
-                                    for k, d in res.metrics.items()},
-                           extra_meta={"timings_s": res.timings_s, "task": res.plan.task})
-    write_export(exp, out)
-    if args.render:
-        from unihm_core.sim.video import TrajectoryVideoRenderer
+    notes: list[str] = []
 
-        import trimesh
+    def add_video(folder) -> None:
+        if not args.render:
+            return
+        import time
 
-        vr = TrajectoryVideoRenderer()
-        mesh = trimesh.Trimesh(res.target.points).convex_hull
-        frames = vr.frames(res.hand, res.raw.q, None if res.refined is None else res.refined.q, mesh,
-                           res.plan.object_poses, camera_extrinsics=res.scene.camera_to_world)
-        vr.write_mp4(frames, out / "render.mp4")
-    (out / "report.json").write_text(json.dumps(res.report(), indent=1))
-    print(json.dumps({"out": str(out), "files": sorted(p.name for p in out.iterdir()), "task": res.plan.task,
+        from unihm_core.errors import RenderError
+        from unihm_core.sim.video import render_result
+
+        t = time.perf_counter()
+        try:
+            render_result(res, folder / "render.mp4")
+        except RenderError as exc:  # the trajectory files are still worth keeping
+            notes.append(f"render.mp4 was not written: {exc}")
+            res.warnings.append(notes[-1])
+        res.timings_s["render"] = time.perf_counter() - t
+
+    files = write_result(res, out, overwrite=args.overwrite, add_files=add_video)
+    for note in notes:
+        print(f"unihm generate: warning: {note}", file=sys.stderr)
+    print(json.dumps({"out": str(out), "files": [str(p.relative_to(out)) for p in files], "task": res.plan.task,
                       "target": res.target.description,
                       "physics": {k: {"success": v.success, "reason": v.reason or "achieves the task in simulation"}
                                   for k, v in res.physics.items()},
@@ -276,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intrinsics", required=True, help="camera.json with fx, fy, cx, cy [px]")
     p.add_argument("--instruction", required=True)
     p.add_argument("--hand", default="shadow")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder (new or empty; written whole, atomically)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out when it holds a previous result")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--render", action="store_true", help="also write render.mp4 (SAPIEN)")
