@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 
 from app.generate_tab import example_rows
+from app.handlers import user_errors
 from app.uploads import checked_image, path_file
 from app.rendering import get_renderer, render_unavailable_reason
 from app.session import depth_path, parse_intrinsics, rgb_array
@@ -40,6 +41,8 @@ def _still(result, frame: int) -> np.ndarray | None:
 
 def make_crosshand(pipeline_provider):
     def run(rgb, depth_file, intrinsics_text, instruction, seed, progress=gr.Progress()):
+        from unihm_core.pipeline import check_seed
+
         try:
             pipe = pipeline_provider()
             rgb_arr = rgb_array(rgb)
@@ -53,7 +56,7 @@ def make_crosshand(pipeline_provider):
                     skipped.append(hand)
                     continue
                 res = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
-                                    seed=int(seed), deadline_s=left)
+                                    seed=check_seed(seed), deadline_s=left)
                 frame = int(0.6 * (len(res.best.q) - 1))
                 img = _still(res, frame)
                 if img is not None:
@@ -69,7 +72,7 @@ def make_crosshand(pipeline_provider):
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    return run
+    return user_errors(run)
 
 
 def create_crosshand_tab(pipeline_provider) -> None:

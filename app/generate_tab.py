@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 
 from app import plots
+from app.handlers import user_errors
 from app.uploads import checked_image, path_file
 from app.session import SESSION_TTL_S, new_run_dir, parse_intrinsics, remove_session, rgb_array, depth_path
 from unihm_core import HAND_NAMES, UniHMError
@@ -158,16 +159,18 @@ def make_generate(pipeline_provider):
     def generate(rgb, depth_file, intrinsics_text, camera_file, instruction, hand, seed, temperature, top_p,
                  refine, render, lambda_c, w_gen, w_vel, w_acc, request: gr.Request, progress=gr.Progress()):
         try:
-            pipe = pipeline_provider()
             rgb_arr = rgb_array(rgb)
             intr = parse_intrinsics(intrinsics_text, camera_file, rgb_arr.shape)
-            from unihm_core.pipeline import GenerateOptions
+            from unihm_core.pipeline import GenerateOptions, check_inputs
 
+            # every input is checked before the models are touched (no load, no queue for the lock)
+            frame, _, hand, seed, _ = check_inputs(rgb_arr, depth_path(depth_file), intr, instruction or "", hand, seed)
             options = GenerateOptions(refine=bool(refine), temperature=float(temperature), top_p=float(top_p),
                                       refine_config=refine_config(lambda_c, w_gen, w_vel, w_acc))
+            pipe = pipeline_provider()
             t0 = time.perf_counter()
-            result = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
-                                   seed=int(seed), options=options, deadline_s=GENERATE_TIME_LIMIT_S,
+            result = pipe.generate(frame, None, None, instruction or "", hand=hand,
+                                   seed=seed, options=options, deadline_s=GENERATE_TIME_LIMIT_S,
                                    progress=lambda stage, frac: progress(frac, desc=stage))
             render, note = bool(render), ""
             if render and time.perf_counter() - t0 > GENERATE_TIME_LIMIT_S:
@@ -178,7 +181,7 @@ def make_generate(pipeline_provider):
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    return generate
+    return user_errors(generate)
 
 
 def refine_config(lambda_c: float, gen_scale: float, vel_scale: float, acc_scale: float):
@@ -215,7 +218,7 @@ def make_rerefine(pipeline_provider):
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    return rerefine
+    return user_errors(rerefine)
 
 
 def make_physics_check(pipeline_provider):
@@ -243,7 +246,7 @@ def make_physics_check(pipeline_provider):
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    return physics
+    return user_errors(physics)
 
 
 def example_rows() -> list[list]:

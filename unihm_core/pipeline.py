@@ -172,6 +172,96 @@ class GenerationResult:
         }
 
 
+def normalise_instruction(text) -> tuple[str, list[str]]:
+    """Decode and clean an instruction: text that came through ``os.fsdecode`` (the CLI's argv)
+    with undecodable bytes is re-decoded as UTF-8; invalid bytes, lone surrogates and control
+    characters are dropped (with a warning saying so); the result is NFKC-normalised
+    (full-width letters, ligatures). Returns ``(text, warnings)``; non-text is refused."""
+    import unicodedata
+
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "surrogateescape")
+    if not isinstance(text, str):
+        raise InputError(f"the instruction must be text, got {type(text).__name__}")
+    try:  # surrogate-escaped argv bytes -> the bytes -> UTF-8 (invalid sequences marked U+FFFD)
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # lone surrogates that are not escaped bytes
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    dropped = text.count("\ufffd")
+    text = text.replace("\ufffd", "")
+    cleaned = []
+    for c in text:
+        if c in "\t\n\r\v\f":
+            cleaned.append(" ")
+        elif unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") or (unicodedata.category(c) == "Cf" and c != "\u200d"):
+            dropped += 1
+        else:
+            cleaned.append(c)
+    text = unicodedata.normalize("NFKC", "".join(cleaned))
+    warnings = []
+    if dropped:
+        warnings.append(f"the instruction held {dropped} character(s) that are not readable text (invalid UTF-8 "
+                        "bytes or control characters); they were dropped")
+    return text, warnings
+
+
+def check_seed(seed) -> int:
+    """A seed as an int in [0, 2^31): integers and integral floats; booleans and empty boxes refused."""
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        raise InputError("the seed is empty; type a whole number such as 0")
+    if isinstance(seed, (bool, np.bool_)):
+        raise InputError(f"seed must be a whole number in [0, 2^31), not the boolean {seed!r}")
+    if isinstance(seed, str):
+        try:
+            seed = int(seed.strip())
+        except ValueError:
+            raise InputError(f"seed must be a whole number in [0, 2^31), got {seed!r}") from None
+    if isinstance(seed, (float, np.floating)) and np.isfinite(seed) and float(seed).is_integer():
+        seed = int(seed)
+    if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**31:
+        raise InputError(f"seed must be a whole number in [0, 2^31), got {seed!r}")
+    return int(seed)
+
+
+def resolve_hand(hand) -> str:
+    """A registered hand name, case- and whitespace-insensitive ("Allegro " -> "allegro")."""
+    from unihm_core.hands import available_hands
+
+    names = available_hands()
+    if isinstance(hand, str):
+        key = hand.strip().lower()
+        for name in names:
+            if name.lower() == key:
+                return name
+    raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(names)}")
+
+
+def check_inputs(rgb, depth, intrinsics, instruction, hand: str = "shadow", seed=0, *, click=None):
+    """Validate every input without any model: the RGB-D frame (files, sizes, units, camera),
+    the instruction, the hand and the seed. Cheap (well under a second); callers run it before
+    :meth:`Pipeline.load`. Returns ``(frame, instruction, hand, seed, warnings)``; ``frame`` is
+    a :class:`~unihm_core.perception.rgbd.RGBDFrame` that :meth:`Pipeline.generate` accepts
+    in place of ``rgb`` (``depth`` and ``intrinsics`` then None)."""
+    from unihm_core.perception.rgbd import RGBDFrame, load_rgbd
+
+    hand = resolve_hand(hand)
+    seed = check_seed(seed)
+    notes: list[str] = []
+    if instruction or click is None:
+        instruction, notes = normalise_instruction(instruction if instruction is not None else "")
+        instruction = check_instruction(instruction)
+    else:
+        instruction = ""
+    if not isinstance(rgb, RGBDFrame):
+        from unihm_core.perception.scene import check_frame_extrinsics
+
+        frame = load_rgbd(rgb, depth, intrinsics)
+        check_frame_extrinsics(frame, seed=seed)  # given extrinsics vs the table plane (no model)
+    else:
+        frame = rgb
+    return frame, instruction, hand, seed, notes
+
+
 def check_instruction(text: str) -> str:
     """Normalise and validate an instruction (non-empty, at most ``MAX_INSTRUCTION_CHARS``).
 
@@ -266,6 +356,22 @@ class Pipeline:
         return physical_metrics(load_hand(hand).fingertip_positions(q), poses, target.points, target.normals)
 
     # ------------------------------------------------------------------ public API
+    @staticmethod
+    def _guarded(where: str, current: dict, fn):
+        """Run ``fn()``; an exception that is not a UniHMError is logged and raised as an
+        :class:`~unihm_core.errors.InternalError` naming the stage (original chained)."""
+        from unihm_core.errors import InternalError, UniHMError
+        from unihm_core.logs import internal_error_message, log_exception
+
+        try:
+            return fn()
+        except UniHMError:
+            raise
+        except Exception as exc:
+            stage = current.get("stage", "")
+            ref = log_exception(f"Pipeline.{where} ({stage or 'checks'})", exc)
+            raise InternalError(internal_error_message(ref, stage), ref) from exc
+
     def generate(self, rgb, depth, intrinsics, instruction: str, hand: str = "shadow", seed: int = 0, *,
                  click: tuple[float, float] | None = None, extrinsics: np.ndarray | None = None,
                  options: GenerateOptions | None = None,
@@ -273,23 +379,32 @@ class Pipeline:
                  deadline_s: float | None = None) -> GenerationResult:
         """Run every stage; ``progress(stage, fraction)`` is called before each one.
 
+        ``rgb`` may be the :class:`~unihm_core.perception.rgbd.RGBDFrame` that
+        :func:`check_inputs` returned (``depth``, ``intrinsics`` are then ignored).
         ``deadline_s`` bounds the total time: a stage that starts after the deadline raises
-        :class:`~unihm_core.errors.InputError` saying which stage was reached.
+        :class:`~unihm_core.errors.InputError` saying which stage was reached. Every failure
+        is a :class:`~unihm_core.errors.UniHMError`: unexpected exceptions become an
+        :class:`~unihm_core.errors.InternalError` with the traceback in the log.
         """
-        from unihm_core.hands import available_hands, load_hand
+        current: dict = {}
+        return self._guarded("generate", current, lambda: self._generate(
+            rgb, depth, intrinsics, instruction, hand, seed, click=click, extrinsics=extrinsics, options=options,
+            progress=progress, deadline_s=deadline_s, current=current))
+
+    def _generate(self, rgb, depth, intrinsics, instruction, hand, seed, *, click, extrinsics, options, progress,
+                  deadline_s, current: dict) -> GenerationResult:
+        from unihm_core.hands import load_hand
         from unihm_core.perception import ground, perceive
 
         options = options or GenerateOptions()
-        instruction = check_instruction(instruction) if instruction or click is None else ""
-        if hand not in available_hands():
-            raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(available_hands())}")
-        if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**31:
-            raise InputError(f"seed must be an integer in [0, 2^31), got {seed!r}")
+        frame, instruction, hand, seed, input_notes = check_inputs(rgb, depth, intrinsics, instruction, hand, seed,
+                                                                   click=click)
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
         stages = ["perception", "grounding", "planning", "vlm", "decoding", "refinement", "metrics", "physics"]
 
         def stage(name: str):
+            current["stage"] = name
             if deadline_s is not None and time.perf_counter() - t_start > deadline_s:
                 raise InputError(f"time limit of {deadline_s:g} s reached before the {name} stage "
                                  f"({time.perf_counter() - t_start:.1f} s spent); try again when the server "
@@ -300,10 +415,17 @@ class Pipeline:
 
         with self.lock:
             t = stage("perception")
-            scene = perceive(rgb, depth, intrinsics, seed=int(seed), extrinsics=extrinsics)
+            scene = perceive(frame, None, None, seed=int(seed), extrinsics=extrinsics)
             timings["perception"] = time.perf_counter() - t
             t = stage("grounding")
-            grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
+            try:
+                grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
+            except InputError as exc:
+                if not frame.grey:
+                    raise
+                from unihm_core.perception.rgbd import GREY_NOTE
+
+                raise InputError(f"{exc} Note: {GREY_NOTE}.") from None
             timings["grounding"] = time.perf_counter() - t
             t = stage("planning")
             plan = self._plan(scene, grounding, hand, options)
@@ -342,13 +464,18 @@ class Pipeline:
                                joint_names=model.joint_names, scene=scene, grounding=grounding, target=target,
                                plan=plan, tokens=np.asarray(tokens), raw=raw, refined=refined,
                                refine_result=result, metrics=metrics, timings_s=timings,
-                               warnings=list(scene.warnings) + list(plan.warnings) + physics_warnings,
+                               warnings=input_notes + list(scene.warnings) + list(plan.warnings) + physics_warnings,
                                physics=physics)
         res.energies = self.energies(res)
         return res
 
     def rerefine(self, result: GenerationResult, config=None) -> GenerationResult:
-        """Re-run only the refinement of ``result`` (same tokens and raw trajectory)."""
+        """Re-run only the refinement of ``result`` (same tokens and raw trajectory); failures as
+        in :meth:`generate`."""
+        current = {"stage": "refinement"}
+        return self._guarded("rerefine", current, lambda: self._rerefine(result, config))
+
+    def _rerefine(self, result: GenerationResult, config=None) -> GenerationResult:
         from unihm_core.hands import load_hand
 
         t = time.perf_counter()

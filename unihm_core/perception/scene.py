@@ -22,9 +22,11 @@ from unihm_core.perception.instances import (
     build_instance,
     segment_objects,
 )
+from unihm_core.errors import InputError
 from unihm_core.perception.intrinsics import Intrinsics, validate_extrinsics
 from unihm_core.perception.rgbd import (
     ImageSource,
+    RGBDFrame,
     backproject,
     depth_discontinuities,
     load_rgbd,
@@ -108,6 +110,7 @@ class Scene:
                 "extrinsics": np.round(self.camera_to_world, 6).tolist(),
                 "extrinsics_source": self.extrinsics_source,
                 "depth_units_assumed": self.depth_units,
+                "intrinsics_read_as": i.source_form,
             },
             "table": {
                 "normal_camera": np.round(self.table.normal, 6).tolist(),
@@ -119,6 +122,43 @@ class Scene:
             "warnings": list(self.warnings),
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
+
+
+#: Tolerances of the check of given extrinsics against the perceived table plane.
+MAX_TABLE_TILT_DEG = 10.0
+MAX_TABLE_HEIGHT_M = 0.05
+
+
+def check_extrinsics_against_table(camera_to_world: np.ndarray, camera_to_table: np.ndarray) -> np.ndarray:
+    """Given extrinsics must describe a z-up world with the table at z = 0 (what the models
+    were trained in). The table plane perception fits anyway is mapped through them: a table
+    normal tilted more than :data:`MAX_TABLE_TILT_DEG` from +z, or a table more than
+    :data:`MAX_TABLE_HEIGHT_M` from z = 0, is refused (not silently replaced by the estimate:
+    the user gave the extrinsics on purpose, so they are told which part disagrees)."""
+    table_to_world = camera_to_world @ np.linalg.inv(camera_to_table)
+    up = table_to_world[:3, 2]
+    tilt = float(np.degrees(np.arccos(np.clip(up[2] / max(np.linalg.norm(up), 1e-12), -1.0, 1.0))))
+    height = float(table_to_world[2, 3])
+    if tilt > MAX_TABLE_TILT_DEG or abs(height) > MAX_TABLE_HEIGHT_M:
+        raise InputError(
+            f"the given extrinsics disagree with the table seen in the depth: in their world frame the table is "
+            f"tilted {tilt:.1f} deg from z-up (tolerance {MAX_TABLE_TILT_DEG:g}) and lies at z = "
+            f"{100 * height:.1f} cm (tolerance {100 * MAX_TABLE_HEIGHT_M:g} cm). The world must be z-up with the "
+            "table at z = 0; remove 'extrinsics' from the camera file to use the estimate from the table plane.")
+    return camera_to_world
+
+
+def check_frame_extrinsics(frame: RGBDFrame, extrinsics: np.ndarray | None = None, *, seed: int = 0) -> None:
+    """The extrinsics check of :func:`perceive` on its own (back-projection and the seeded
+    table fit, no model), so callers can refuse a disagreeing camera file before loading
+    models. Does nothing when no extrinsics are given."""
+    given = extrinsics if extrinsics is not None else frame.intrinsics.extrinsics
+    if given is None:
+        return
+    cloud = backproject(frame)
+    plane = fit_table_plane(cloud.points, seed=seed)
+    T_ct, _ = camera_to_table(plane, cloud.points)
+    check_extrinsics_against_table(validate_extrinsics(given), T_ct)
 
 
 def perceive(
@@ -133,7 +173,8 @@ def perceive(
     """Run perception on one RGB-D frame.
 
     Args:
-        rgb: colour image path or (H, W, 3) uint8 array.
+        rgb: colour image path or (H, W, 3) uint8 array, or an already loaded
+            :class:`~unihm_core.perception.rgbd.RGBDFrame` (``depth``/``intrinsics`` ignored).
         depth: depth PNG/.npy path or (H, W) array (units: see :mod:`.rgbd`).
         intrinsics: :class:`Intrinsics`, camera.json mapping or path.
         seed: RANSAC seed.
@@ -147,7 +188,7 @@ def perceive(
     cfg = config or SegmentationConfig()
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    frame = load_rgbd(rgb, depth, intrinsics)
+    frame = rgb if isinstance(rgb, RGBDFrame) else load_rgbd(rgb, depth, intrinsics)
     cloud = backproject(frame)
     timings["intake"] = time.perf_counter() - t
     warnings = list(frame.warnings)
@@ -158,7 +199,7 @@ def perceive(
     warnings += notes
     given = extrinsics if extrinsics is not None else frame.intrinsics.extrinsics
     if given is not None:
-        T_cw = validate_extrinsics(given)
+        T_cw = check_extrinsics_against_table(validate_extrinsics(given), T_ct)
         source = "given"
     else:
         T_cw = T_ct
