@@ -35,8 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from unihm_core.errors import CheckpointError, InputError
 from unihm_core.paths import CHECKPOINTS_DIR
+
+if TYPE_CHECKING:  # heavy imports (open3d, torch) only for type checkers
+    from unihm_core.perception import Grounding, Scene
+    from unihm_core.planning import Plan
+    from unihm_core.refine import RefineConfig, RefineResult
+    from unihm_core.sim.execution import ExecutionReport
 
 MAX_INSTRUCTION_CHARS = 500
 
@@ -61,7 +69,7 @@ class GenerateOptions:
     top_k: int = 0
     top_p: float = 0.95
     num_frames: int = 64
-    refine_config: object | None = None
+    refine_config: RefineConfig | None = None
     physics: bool = True
     physics_raw: bool = False
 
@@ -121,26 +129,33 @@ class Trajectory:
 
 @dataclass
 class GenerationResult:
-    """Everything one :meth:`Pipeline.generate` call produced (see the module docstring)."""
+    """Everything one :meth:`Pipeline.generate` call produced (see the module docstring).
+
+    ``scene`` is perception's :class:`~unihm_core.perception.Scene`, ``grounding`` the
+    :class:`~unihm_core.perception.Grounding`, ``plan`` the :class:`~unihm_core.planning.Plan`,
+    ``refine_result`` the :class:`~unihm_core.refine.RefineResult` (None without refinement),
+    ``physics`` maps "raw"/"refined" to :class:`~unihm_core.sim.execution.ExecutionReport`.
+    ``energies`` is :meth:`Pipeline.energies`' per-frame trace; :func:`unihm_core.export.write_result`
+    writes the whole result as one folder."""
 
     instruction: str
     hand: str
     seed: int
     options: GenerateOptions
     joint_names: tuple[str, ...]
-    scene: object
-    grounding: object
+    scene: Scene
+    grounding: Grounding
     target: TargetObject
-    plan: object
+    plan: Plan
     tokens: np.ndarray
     raw: Trajectory
     refined: Trajectory | None
-    refine_result: object | None
-    energies: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    timings_s: dict = field(default_factory=dict)
+    refine_result: RefineResult | None
+    energies: dict[str, dict | list] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float | list[float]]] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    physics: dict = field(default_factory=dict)
+    physics: dict[str, ExecutionReport] = field(default_factory=dict)
 
     @property
     def best(self) -> Trajectory:
