@@ -93,7 +93,7 @@ def parse_intrinsics(text: str | None, file_path: str | None, image_shape: tuple
     if file_path:
         data = read_camera_file(file_path)
     elif text and text.strip():
-        data = parse_camera_text(text, "the intrinsics")
+        data = parse_camera_text(text, "the intrinsics text")
     else:
         raise InputError("camera intrinsics are missing: paste JSON like {\"fx\": 615, \"fy\": 615, \"cx\": 320, "
                          "\"cy\": 240} or upload camera.json")

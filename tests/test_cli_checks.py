@@ -175,3 +175,22 @@ def test_examples_pass_every_check(tmp_path, capsys):
                          "--out", str(tmp_path / ex.name)], capsys)
         assert code == 2 and LOAD_REACHED in err and "warning" not in err, (ex.name, err)
     assert not any(Path(tmp_path).iterdir())
+
+
+def test_early_extrinsics_check_agrees_with_perception():
+    """The quick table fit of check_inputs and perceive's open3d fit refuse the same identity
+    extrinsics, and both accept the example's true ones."""
+    import numpy as np
+
+    from unihm_core import InputError
+    from unihm_core.perception import perceive
+    from unihm_core.perception.rgbd import load_rgbd
+    from unihm_core.perception.scene import check_frame_extrinsics
+
+    frame = load_rgbd(EX / "color.png", EX / "depth.png", EX / "camera.json")
+    check_frame_extrinsics(frame)  # the example's own extrinsics pass
+    assert perceive(frame, None, None).extrinsics_source == "given"
+    for check in (lambda: check_frame_extrinsics(frame, np.eye(4)), lambda: perceive(frame, None, None,
+                                                                                      extrinsics=np.eye(4))):
+        with pytest.raises(InputError, match=r"tilted 1\d\d\.\d deg.*remove 'extrinsics'"):
+            check()

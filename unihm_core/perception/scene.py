@@ -148,16 +148,52 @@ def check_extrinsics_against_table(camera_to_world: np.ndarray, camera_to_table:
     return camera_to_world
 
 
+def _quick_table_plane(frame: RGBDFrame, seed: int, max_points: int = 20_000, iterations: int = 256,
+                       threshold: float = 0.01) -> tuple[TablePlane, np.ndarray]:
+    """The dominant plane of the frame by a seeded numpy RANSAC (no open3d, whose import alone
+    takes over a second): for the early extrinsics check only; :func:`perceive` fits the plane
+    it uses with open3d and checks again."""
+    intr = frame.intrinsics
+    v, u = np.nonzero(frame.depth > 0)
+    step = max(1, int(np.ceil(len(u) / max_points)))
+    u, v = u[::step], v[::step]
+    z = frame.depth[v, u].astype(np.float64)
+    pts = np.stack([(u - intr.cx) * z / intr.fx, (v - intr.cy) * z / intr.fy, z], axis=1)
+    if len(pts) < 3:
+        raise InputError("too few depth points to find a table plane.")
+    rng = np.random.default_rng(int(seed))
+    tri = pts[rng.integers(0, len(pts), size=(iterations, 3))]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norm = np.linalg.norm(n, axis=1)
+    ok = norm > 1e-9
+    n, tri = n[ok] / norm[ok, None], tri[ok]
+    d = -np.einsum("ij,ij->i", n, tri[:, 0])
+    counts = (np.abs(pts @ n.T + d) < threshold).sum(axis=0)
+    best = int(np.argmax(counts))
+    normal, offset = n[best], float(d[best])
+    for _ in range(2):
+        inl = np.abs(pts @ normal + offset) < threshold
+        if inl.sum() < 3:
+            break
+        c = pts[inl].mean(axis=0)
+        normal = np.linalg.svd(pts[inl] - c, full_matrices=False)[2][2]
+        offset = float(-normal @ c)
+    if offset < 0:
+        normal, offset = -normal, -offset
+    inl = np.abs(pts @ normal + offset) < threshold
+    return TablePlane(normal=normal, offset=offset, inlier_fraction=float(inl.mean()), rmse=0.0,
+                      inlier_mask=inl), pts
+
+
 def check_frame_extrinsics(frame: RGBDFrame, extrinsics: np.ndarray | None = None, *, seed: int = 0) -> None:
-    """The extrinsics check of :func:`perceive` on its own (back-projection and the seeded
-    table fit, no model), so callers can refuse a disagreeing camera file before loading
-    models. Does nothing when no extrinsics are given."""
+    """The extrinsics check of :func:`perceive` ahead of it (a quick table fit, no model), so
+    callers can refuse a disagreeing camera file before loading models. Does nothing when no
+    extrinsics are given."""
     given = extrinsics if extrinsics is not None else frame.intrinsics.extrinsics
     if given is None:
         return
-    cloud = backproject(frame)
-    plane = fit_table_plane(cloud.points, seed=seed)
-    T_ct, _ = camera_to_table(plane, cloud.points)
+    plane, pts = _quick_table_plane(frame, seed)
+    T_ct, _ = camera_to_table(plane, pts)
     check_extrinsics_against_table(validate_extrinsics(given), T_ct)
 
 
