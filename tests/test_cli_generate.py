@@ -55,3 +55,27 @@ def test_bad_inputs_one_line_nonzero(tmp_path):
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("unihm")]
         assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "o2").exists()
+
+
+def test_failed_render_keeps_the_trajectory_files(tmp_path, monkeypatch, capsys):
+    """--render without a working renderer: the run's files are still written (whole), with a warning."""
+    import unihm_core.sim.video as video
+    from unihm_core.cli import main
+    from unihm_core.errors import RenderError
+
+    def no_vulkan(*_a, **_k):
+        raise RenderError("no Vulkan device (test)")
+
+    monkeypatch.setattr(video, "render_result", no_vulkan)
+    instr = json.loads((EX / "example.json").read_text())["instruction"]
+    out = tmp_path / "r"
+    code = main(["generate", "--rgb", str(EX / "color.png"), "--depth", str(EX / "depth.png"), "--intrinsics",
+                 str(EX / "camera.json"), "--instruction", instr, "--hand", "allegro", "--out", str(out),
+                 "--no-refine", "--render"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "render.mp4 was not written: no Vulkan device (test)" in captured.err
+    names = {p.name for p in out.iterdir()}
+    assert "render.mp4" not in names and {"trajectory.json", "report.json", "scene.json", "target.obj"} <= names
+    report = json.loads((out / "report.json").read_text())
+    assert any("render.mp4 was not written" in w for w in report["warnings"]) and "render" in report["timings_s"]
