@@ -198,3 +198,26 @@ def test_early_extrinsics_check_agrees_with_perception():
                                                                                       extrinsics=np.eye(4))):
         with pytest.raises(InputError, match=r"tilted 1\d\d\.\d deg.*remove 'extrinsics'"):
             check()
+
+
+def test_physics_check_wraps_unexpected_errors(monkeypatch, tmp_path):
+    """Pipeline.physics_check (called by the app's physics button) is guarded like generate."""
+    import numpy as np
+
+    import unihm_core.sim.execution as execution
+    from unihm_core.errors import InternalError
+    from unihm_core.pipeline import Pipeline, TargetObject
+
+    def broken(*a, **k):
+        raise IndexError("simulator bug")
+
+    monkeypatch.setattr(execution, "execution_check", broken)
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(50, 3)) * 0.03
+    target = TargetObject(index=0, label="box", description="a box", points=pts, normals=pts, pose0=np.eye(4),
+                          size=np.ones(3) * 0.06, centroid_camera=np.zeros(3), centroid_world=np.zeros(3),
+                          num_points=50)
+    plan = type("P", (), {"object_poses": np.tile(np.eye(4), (4, 1, 1)), "task": "lift"})()
+    with pytest.raises(InternalError, match="internal error in the physics stage") as err:
+        Pipeline.physics_check("allegro", np.zeros((4, 22)), None, None, target, plan)
+    assert isinstance(err.value.__cause__, IndexError)

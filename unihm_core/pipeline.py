@@ -525,8 +525,14 @@ class Pipeline:
         trajectory (and of the raw one with ``raw``) on the target's convex hull along the plan.
 
         Returns ``({"raw" | "refined": ExecutionReport}, warnings)``; when SAPIEN cannot start,
-        no rows and one warning saying why.
+        no rows and one warning saying why. Failures as in :meth:`generate`.
         """
+        return Pipeline._guarded("physics_check", {"stage": "physics"}, lambda: Pipeline._physics_check(
+            hand, q_raw, refined, refine_result, target, plan, raw=raw))
+
+    @staticmethod
+    def _physics_check(hand: str, q_raw: np.ndarray, refined: Trajectory | None, refine_result,
+                       target: TargetObject, plan, *, raw: bool = False) -> tuple[dict, list[str]]:
         import trimesh
 
         from unihm_core.errors import RenderError
