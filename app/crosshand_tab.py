@@ -7,7 +7,8 @@ import time
 import gradio as gr
 import numpy as np
 
-from app.generate_tab import _object_mesh, example_rows
+from app.generate_tab import example_rows
+from app.handlers import user_errors
 from app.uploads import checked_image, path_file
 from app.rendering import get_renderer, render_unavailable_reason
 from app.session import depth_path, parse_intrinsics, rgb_array
@@ -26,7 +27,9 @@ def _still(result, frame: int) -> np.ndarray | None:
         return None
     q = result.best.q[frame]
     cam = result.scene.camera_to_world
-    mesh = _object_mesh(result)
+    from unihm_core.export import target_mesh
+
+    mesh = target_mesh(result)
     with r.lock:
         r.remove_mesh("crosshand_object")
         r.set_mesh("crosshand_object", mesh.vertices, mesh.faces, result.plan.object_poses[frame],
@@ -39,6 +42,8 @@ def _still(result, frame: int) -> np.ndarray | None:
 
 def make_crosshand(pipeline_provider):
     def run(rgb, depth_file, intrinsics_text, instruction, seed, progress=gr.Progress()):
+        from unihm_core.pipeline import check_seed
+
         WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
             pipe = pipeline_provider()
@@ -53,7 +58,7 @@ def make_crosshand(pipeline_provider):
                     skipped.append(hand)
                     continue
                 res = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
-                                    seed=int(seed), deadline_s=left)
+                                    seed=check_seed(seed), deadline_s=left)
                 frame = int(0.6 * (len(res.best.q) - 1))
                 img = _still(res, frame)
                 if img is not None:
@@ -69,7 +74,7 @@ def make_crosshand(pipeline_provider):
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    return run
+    return user_errors(run)
 
 
 def create_crosshand_tab(pipeline_provider) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import gradio as gr
 import numpy as np
 
 from app import plots, scene3d, selection
+from app.handlers import user_errors
 from app.progress import PIPELINE_STAGES, RunProgress, generate_stages, gradio_reporter
 from app.uploads import checked_image, path_file
 from app.warmup import WARMUP
@@ -43,10 +45,10 @@ def video_renderer():
 
 
 def _object_mesh(result):
-    """A mesh of the target for rendering: convex hull of its (observed + completed) surface."""
-    import trimesh
+    """A mesh of the target for rendering (the export's ``target.obj``: convex hull of its surface)."""
+    from unihm_core.export import target_mesh
 
-    return trimesh.Trimesh(result.target.points).convex_hull
+    return target_mesh(result)
 
 
 def render_video(result, out_dir: Path, on_frame=None) -> Path | None:
@@ -67,24 +69,13 @@ def render_video(result, out_dir: Path, on_frame=None) -> Path | None:
         return vr.write_mp4(frames, out_dir / "render.mp4")
 
 
-def export_files(result, out_dir: Path, video: Path | None) -> list[str]:
-    """Write trajectory.json/.npz/.csv, meta.json and report.json; return the download list."""
-    from unihm_core.export import TrajectoryExport, write_export
+def export_files(result, out_dir: Path, add_files=None) -> list[str]:
+    """Write the run's folder through the one export path (``unihm_core.export.write_result``:
+    trajectory files, meta.json, report.json, meshes, scene.json, and what ``add_files`` writes
+    into the staging folder, e.g. the videos); return the download list."""
+    from unihm_core.export import write_result
 
-    exp = TrajectoryExport(
-        hand=result.hand, joint_names=list(result.joint_names), q_raw=result.raw.q,
-        q_refined=None if result.refined is None else result.refined.q,
-        object_poses_world=result.plan.object_poses, seed=result.seed,
-        instruction=result.instruction, metrics={k: {m: v for m, v in d.items() if m != "penetration_per_frame_mm"}
-                                                 for k, d in result.metrics.items()},
-        extra_meta={"timings_s": result.timings_s, "target": result.target.to_dict(), "task": result.plan.task,
-                    "frame": "world = the perceived table frame (z up) unless extrinsics were given"})
-    paths = write_export(exp, out_dir)
-    (out_dir / "report.json").write_text(json.dumps(result.report(), indent=1))
-    files = [str(paths[k]) for k in ("json", "npz", "csv", "meta")] + [str(out_dir / "report.json")]
-    if video is not None:
-        files.append(str(video))
-    return files
+    return [str(p) for p in write_result(result, out_dir, add_files=add_files)]
 
 
 PHYSICS_HEADERS = ["trajectory", "achieves the task", "why not", "max object error [cm]", "max rotation error [deg]",
@@ -138,17 +129,34 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: Ru
     from unihm_core.perception import instance_table, mask_overlay
 
     run = run or RunProgress(generate_stages(render))
-    t = time.perf_counter()
-    video = sim_video = None
-    if render:
-        run.stage("rendering video")
-        video = render_video(result, run_dir, on_frame=run.frame)
-        run.stage("rendering the simulated replay")
-        sim_video = render_physics_video(result, run_dir, on_frame=run.frame)
-        result.timings_s["render"] = time.perf_counter() - t
-    run.stage("3-D view and plots")
-    if render_note:
-        result.warnings.append(render_note)
+    # the videos are rendered first (frame-by-frame progress) into a scratch folder beside the run
+    # and moved into the export's staging folder, so the run folder still appears whole
+    scratch = Path(tempfile.mkdtemp(prefix=".videos-", dir=run_dir.parent))
+    videos = {}
+    try:
+        if render:
+            t = time.perf_counter()
+            run.stage("rendering video")
+            videos["render"] = render_video(result, scratch, on_frame=run.frame)
+            run.stage("rendering the simulated replay")
+            videos["physics"] = render_physics_video(result, scratch, on_frame=run.frame)
+            result.timings_s["render"] = time.perf_counter() - t
+
+        def add_videos(folder: Path) -> None:
+            for v in videos.values():
+                if v is not None:
+                    shutil.move(str(v), str(folder / v.name))
+
+        run.stage("3-D view and plots")
+        if render_note:
+            result.warnings.append(render_note)
+        figures = (plots.plan_figure(result), scene3d.scene_figure(result), plots.energy_figure(result),
+                   plots.joints_figure(result), plots.penetration_figure(result))
+        run.stage("export")
+        files = export_files(result, run_dir, add_videos)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    video, sim_video = (None if videos.get(k) is None else run_dir / videos[k].name for k in ("render", "physics"))
     overlay = mask_overlay(result.scene, target=result.target.index,
                            place=result.grounding.place.index if result.grounding.place is not None else None)
     table = [[r["index"], r["description"], r.get("score", "")] for r in
@@ -160,12 +168,6 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: Ru
     notes = list(getattr(result.plan, "notes", []))
     if notes:
         explanation += "\n\n**Notes (nothing to do):** " + "; ".join(notes)
-    figures = (plots.plan_figure(result), scene3d.scene_figure(result), plots.energy_figure(result),
-               plots.joints_figure(result), plots.penetration_figure(result))
-    run.stage("export")
-    files = export_files(result, run_dir, video)
-    if sim_video is not None:
-        files.append(str(sim_video))
     timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
     plan_fig, scene_fig, energy_fig, joints_fig, pen_fig = figures
     summary = run.finish()
@@ -196,16 +198,18 @@ def make_generate(pipeline_provider):
             run.stage("waiting for the warm-up")
             WARMUP.wait(lambda frac, msg: progress(frac, desc=msg))
         try:
-            pipe = pipeline_provider()
             rgb_arr = rgb_array(rgb)
             intr = parse_intrinsics(intrinsics_text, camera_file, rgb_arr.shape)
-            from unihm_core.pipeline import GenerateOptions
+            from unihm_core.pipeline import GenerateOptions, check_inputs
 
+            # every input is checked before the models are touched (no load, no queue for the lock)
+            frame, _, hand, seed, _ = check_inputs(rgb_arr, depth_path(depth_file), intr, instruction or "", hand, seed)
             options = GenerateOptions(refine=bool(refine), temperature=float(temperature), top_p=float(top_p),
                                       refine_config=refine_config(lambda_c, w_gen, w_vel, w_acc))
+            pipe = pipeline_provider()
             t0 = time.perf_counter()
-            result = pipe.generate(rgb_arr, depth_path(depth_file), intr, instruction or "", hand=hand,
-                                   seed=int(seed), click=None if click is None else tuple(click),
+            result = pipe.generate(frame, None, None, instruction or "", hand=hand, seed=seed,
+                                   click=None if click is None else tuple(click),
                                    options=options, deadline_s=GENERATE_TIME_LIMIT_S,
                                    progress=run.pipeline_callback)
             render, note = bool(render), ""
@@ -217,7 +221,7 @@ def make_generate(pipeline_provider):
             selection.remember_refusal(request, exc)  # shown beside the image by the .failure event
             raise gr.Error(str(exc), print_exception=False) from None
 
-    return generate
+    return user_errors(generate)
 
 
 def refine_config(lambda_c: float, gen_scale: float, vel_scale: float, acc_scale: float):
@@ -258,7 +262,7 @@ def make_rerefine(pipeline_provider):
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    return rerefine
+    return user_errors(rerefine)
 
 
 def make_physics_check(pipeline_provider):
@@ -291,7 +295,7 @@ def make_physics_check(pipeline_provider):
         except UniHMError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    return physics
+    return user_errors(physics)
 
 
 def example_rows() -> list[list]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from app.handlers import user_errors
 from app.rendering import frame_hand, get_renderer, render_unavailable_reason
 from unihm_core import HAND_NAMES, load_hand
 from unihm_core.hands.poses import PRESETS, preset_pose
@@ -80,7 +81,7 @@ def create_hands_tab() -> None:
         table = gr.Dataframe(headers=HEADERS, label="Joints (value is editable)", interactive=True,
                              static_columns=[0, 1, 3, 4, 5])
         for trigger in (hand.change, preset.change):
-            trigger(show_preset, [hand, preset], [image, table, summary], api_name=False)
+            trigger(user_errors(show_preset), [hand, preset], [image, table, summary], api_name=False)
         show = gr.Button("Render table values")
-        show.click(show_table, [hand, table], [image, table], api_name="render_hand_joints")
+        show.click(user_errors(show_table), [hand, table], [image, table], api_name="render_hand_joints")
         return hand, preset, image, table, summary

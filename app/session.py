@@ -10,7 +10,6 @@ them go when the server shuts down (:func:`remove_all_sessions`, called by :mod:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -87,25 +86,17 @@ def remove_all_sessions() -> int:
 
 
 def parse_intrinsics(text: str | None, file_path: str | None, image_shape: tuple[int, ...] | None) -> dict:
-    """Intrinsics from a JSON text box or an uploaded camera.json (the file wins when both are given)."""
-    raw = None
+    """Intrinsics from a text box or an uploaded camera file (the file wins when both are given);
+    any form of :mod:`unihm_core.perception.camera_files` (camera.json, K, OpenCV/ROS YAML, ...)."""
+    from unihm_core.perception.camera_files import parse_camera_text, read_camera_file
+
     if file_path:
-        p = Path(file_path)
-        if p.stat().st_size > 64_000:
-            raise InputError("the camera file is larger than 64 kB; upload a camera.json with fx, fy, cx, cy")
-        raw = p.read_text(encoding="utf-8", errors="replace")
+        data = read_camera_file(file_path)
     elif text and text.strip():
-        raw = text
-    if raw is None:
+        data = parse_camera_text(text, "the intrinsics text")
+    else:
         raise InputError("camera intrinsics are missing: paste JSON like {\"fx\": 615, \"fy\": 615, \"cx\": 320, "
                          "\"cy\": 240} or upload camera.json")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"the intrinsics are not valid JSON ({exc.msg} at line {exc.lineno}); expected "
-                         "{\"fx\": ..., \"fy\": ..., \"cx\": ..., \"cy\": ...}") from None
-    if not isinstance(data, dict):
-        raise InputError("the intrinsics JSON must be an object with fx, fy, cx, cy")
     if image_shape is not None:
         data.setdefault("width", int(image_shape[1]))
         data.setdefault("height", int(image_shape[0]))
@@ -121,7 +112,8 @@ def rgb_array(image) -> np.ndarray:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise InputError(f"the colour image has shape {arr.shape}; expected an RGB image")
-    return np.ascontiguousarray(arr[..., :3].astype(np.uint8))
+    # 16-bit and float images stay as they are: perception tone-maps them and says so
+    return np.ascontiguousarray(arr[..., :3])
 
 
 def depth_path(file_obj) -> str:

@@ -36,7 +36,8 @@ from unihm_core import InputError
 
 
 def preprocess_upload(payload) -> np.ndarray | None:
-    """The uploaded colour image as (H, W, 3) uint8, or None; every bad upload is a ``gr.Error``."""
+    """The uploaded colour image as (H, W, 3) uint8 (or (H, W) 16-bit / float as stored), or None;
+    every bad upload is a ``gr.Error``."""
     if payload is None:
         return None
     if (payload.url or "").startswith("data:"):
@@ -44,10 +45,10 @@ def preprocess_upload(payload) -> np.ndarray | None:
                        print_exception=False)
     if payload.path is None:
         raise gr.Error("the colour image upload is empty; upload a PNG or JPEG file.", print_exception=False)
-    from unihm_core.perception import load_color
+    from unihm_core.perception.rgbd import read_color_raw
 
-    try:
-        return load_color(payload.path)
+    try:  # 16-bit / float images stay raw: perception tone-maps them and says so in the warnings
+        return read_color_raw(payload.path)
     except InputError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
 

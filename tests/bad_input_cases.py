@@ -172,3 +172,135 @@ CASES = [
      ("could not find", "green banana", "i found: #0", "yellow cylinder")),
     ("unknown hand", lambda t: {"hand": "robotiq"}, ("robotiq", "not in the list of choices", "shadow")),
 ]
+
+
+# -- issue 19: the probe's cases ---------------------------------------------------------------
+def camera_text_raw(fx_literal: str) -> str:
+    """The example's camera (no depth_scale) with ``fx`` replaced by a raw JSON literal."""
+    cam = json.loads(camera())
+    cam["fx"] = "@@FX@@"
+    return json.dumps(cam).replace('"@@FX@@"', fx_literal)
+
+
+def nested(depth: int) -> str:
+    return '{"fx": ' + "[" * depth + "]" * depth + ', "fy": 615, "cx": 320, "cy": 240}'
+
+
+def far_extrinsics() -> str:
+    T = np.eye(4)
+    T[0, 3] = 1e300
+    return camera(extrinsics=T.tolist())
+
+
+def grey16(path: Path) -> Path:
+    """The example's colour image as a 16-bit greyscale PNG (Pillow's RGB conversion clips it to white)."""
+    with Image.open(EX / "color.png") as im:
+        grey = np.asarray(im.convert("L"), np.float64)
+    Image.fromarray((grey * 257).astype(np.uint16)).save(path)
+    return path
+
+
+# app path (Generate handler): refused with these key words
+CASES += [
+    ("fx = 10^400", lambda t: {"intrinsics": camera_text_raw("1" + "0" * 400)}, ("fx=inf", "finite positive")),
+    ("fx with 5000 digits", lambda t: {"intrinsics": camera_text_raw("9" * 5000)}, ("fx=inf",)),
+    ("arrays nested 30000 deep", lambda t: {"intrinsics": nested(30000)}, ("nests brackets 30001 deep", "at most 32")),
+    ("extrinsics translation 1e300", lambda t: {"intrinsics": far_extrinsics()}, ("from the world origin", "metres")),
+    ("identity extrinsics (not a z-up table frame)", lambda t: {"intrinsics": camera(extrinsics=np.eye(4).tolist())},
+     ("disagree with the table", "tilted", "remove 'extrinsics'")),
+    ("fx: true", lambda t: {"intrinsics": camera(fx=True)}, ("fx=true", "boolean")),
+    ("fx: 0.001", lambda t: {"intrinsics": camera(fx=0.001)}, ("fx=0.001", "plausible", "50..10000")),
+    ("depth_scale = -1", lambda t: {"intrinsics": camera(depth_scale=-1)}, ("depth_scale=-1", "units per metre")),
+    ("width: true", lambda t: {"intrinsics": camera(width=True)}, ("width=true", "positive integer")),
+    ("YAML aliases", lambda t: {"intrinsics": "a: &x [615, 615]\nfx: *x\n"}, ("aliases",)),
+    ("3x3 K that is not a camera matrix", lambda t: {"intrinsics": json.dumps({"K": [[615, 0, 320], [0, 615, 240],
+                                                                                   [320, 240, 1]]})},
+     ("does not look like a camera matrix",)),
+]
+
+
+def _k_matrix() -> str:
+    cam = json.loads(camera())
+    return json.dumps({"K": [[cam["fx"], 0, cam["cx"]], [0, cam["fy"], cam["cy"]], [0, 0, 1]],
+                       "width": W, "height": H})
+
+
+def _ros_yaml() -> str:
+    cam = json.loads(camera())
+    return (f"height: {H}\nwidth: {W}\ndistortion_model: plumb_bob\nD: [0, 0, 0, 0, 0]\n"
+            f"K: [{cam['fx']}, 0, {cam['cx']}, 0, {cam['fy']}, {cam['cy']}, 0, 0, 1]\n")
+
+
+# app path: served, with this warning / form in the result (id, inputs, key words in warnings+form)
+SERVED = [
+    ("3x3 K matrix", lambda t: {"intrinsics": _k_matrix()}, ("3x3 camera matrix K",)),
+    ("ROS camera_info YAML", lambda t: {"intrinsics": _ros_yaml()}, ("ROS camera_info",)),
+    ("float metres .npy with depth_scale 1000",
+     lambda t: {"depth": npy(t / "depth.npy", example_depth_mm().astype(np.float32) / 1000.0),
+                "intrinsics": camera(depth_scale=1000)}, ("depth_scale=1000 was ignored",)),
+    ("(H, W, 1) depth array", lambda t: {"depth": npy(t / "depth.npy", example_depth_mm()[..., None].astype(np.float32)
+                                                         / 1000.0)}, ("camera.json",)),
+    ("invalid bytes in the instruction", lambda t: {"instruction": "\udcff put the yellow mug into the bowl"},
+     ("not readable text", "dropped")),
+    ("16-bit grey colour, colour-free instruction", lambda t: {"rgb": grey16(t / "color.png"),
+                                                               "instruction": "put the mug into the bowl"},
+     ("16-bit", "tone-mapped", "greyscale")),
+]
+
+
+def _cli_camera(folder: Path, text: str, name: str = "camera.json") -> str:
+    path = folder / name
+    path.write_text(text)
+    return str(path)
+
+
+def _file(folder: Path, name: str, text: str = "x") -> Path:
+    (folder / name).write_text(text)
+    return folder / name
+
+
+def _read_only(folder: Path) -> str:
+    return "/proc/unihm-cannot-write-here"  # not writable even for root
+
+
+# CLI: (id, make(folder) -> {option: value}, outcome, key words). outcome "refused": exit 2
+# with the key words, before the models load; "checked": every check passes (the key words are
+# in the warnings printed before the load).
+CLI_CASES = [
+    ("fx = 10^400", lambda t: {"--intrinsics": _cli_camera(t, camera_text_raw("1" + "0" * 400))}, "refused",
+     ("fx=inf",)),
+    ("fx with 5000 digits", lambda t: {"--intrinsics": _cli_camera(t, camera_text_raw("9" * 5000))}, "refused",
+     ("fx=inf",)),
+    ("arrays nested 30000 deep", lambda t: {"--intrinsics": _cli_camera(t, nested(30000))}, "refused",
+     ("nests brackets",)),
+    ("extrinsics translation 1e300", lambda t: {"--intrinsics": _cli_camera(t, far_extrinsics())}, "refused",
+     ("from the world origin",)),
+    ("identity extrinsics", lambda t: {"--intrinsics": _cli_camera(t, camera(extrinsics=np.eye(4).tolist()))},
+     "refused", ("disagree with the table", "remove 'extrinsics'")),
+    ("fx: true", lambda t: {"--intrinsics": _cli_camera(t, camera(fx=True))}, "refused", ("boolean",)),
+    ("fx: 0.001", lambda t: {"--intrinsics": _cli_camera(t, camera(fx=0.001))}, "refused", ("plausible",)),
+    ("depth_scale = -1", lambda t: {"--intrinsics": _cli_camera(t, camera(depth_scale=-1))}, "refused",
+     ("units per metre",)),
+    ("300-character camera file name", lambda t: {"--intrinsics": str(t / ("c" * 300 + ".json"))}, "refused",
+     ("too long",)),
+    ("--out empty", lambda t: {"--out": ""}, "refused", ("--out is empty",)),
+    ("--out an existing file", lambda t: {"--out": str(_file(t, "taken.txt"))}, "refused", ("existing file",)),
+    ("--out under a file", lambda t: {"--out": str(_file(t, "plain.txt") / "sub")}, "refused", ("which is a file",)),
+    ("--out not writable", lambda t: {"--out": _read_only(t)}, "refused", ("cannot create",)),
+    ("--out a non-empty folder", lambda t: {"--out": str(_file(t, "notes.txt").parent)}, "refused",
+     ("not empty", "--overwrite")),
+    ("--rgb not an image", lambda t: {"--rgb": str(not_an_image(t / "c.png"))}, "refused", ("not an image",)),
+    ("unknown hand", lambda t: {"--hand": "robotiq"}, "refused", ("unknown hand",)),
+    ("invalid bytes in the instruction", lambda t: {"--instruction": "\udcff put the yellow mug into the bowl"},
+     "checked", ("not readable text",)),
+    ("inline JSON as --intrinsics", lambda t: {"--intrinsics": camera()}, "checked", ()),
+    ("hand name 'Allegro ' (case, space)", lambda t: {"--hand": "Allegro "}, "checked", ()),
+]
+
+
+def cli_args(folder: Path, changes: dict) -> list[str]:
+    """``unihm generate`` arguments: the good example with ``changes`` applied (out: a fresh folder)."""
+    base = {"--rgb": str(EX / "color.png"), "--depth": str(EX / "depth.png"), "--intrinsics": str(EX / "camera.json"),
+            "--instruction": GOOD_INSTRUCTION, "--hand": "allegro", "--seed": "0", "--out": str(folder / "out")}
+    base.update(changes)
+    return ["generate", *[x for kv in base.items() for x in kv]]

@@ -28,7 +28,7 @@ import pytest
 from gradio.components.image import ImageData
 
 from app.uploads import checked_image
-from bad_input_cases import CASES, EX, GOOD_INSTRUCTION, H, ROOT, W, Progress, camera, example_depth_mm, npy, submit
+from bad_input_cases import CASES, EX, SERVED, GOOD_INSTRUCTION, H, ROOT, W, Progress, camera, example_depth_mm, npy, submit
 
 _CLASS_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b")
 
@@ -51,6 +51,7 @@ def out_dir(tmp_path, monkeypatch):
     out = tmp_path / "outputs"
     out.mkdir()
     monkeypatch.setattr(session, "OUTPUT_DIR", out)
+    monkeypatch.setenv("UNIHM_LOG_DIR", str(tmp_path / "logs"))
     return out
 
 
@@ -75,6 +76,42 @@ def test_bad_input_is_a_clear_error(generate, out_dir, tmp_path, make, keywords)
     assert_clear(err.value.message, keywords, tmp_path)
     assert not any(out_dir.iterdir()), "the session folder holds something after a failed run"
     assert sorted(p.name for p in folder.iterdir()) == before  # nothing written beside the inputs
+
+
+@pytest.mark.parametrize("make,keywords", [pytest.param(m, k, id=i) for i, m, k in SERVED])
+def test_served_input_names_what_was_assumed(generate, out_dir, tmp_path, make, keywords):
+    """Inputs people have that are served (issue 18 item 8, issue 19): the result says which
+    form was read or what was assumed, and one whole run folder is kept."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    outputs = submit(generate, tmp_path, **make(folder))
+    result = outputs[-1]
+    said = "; ".join(result.warnings) + " | " + result.scene.intrinsics.source_form
+    assert all(k.lower() in said.lower() for k in keywords), said
+    assert result.report()["camera"]["intrinsics_read_as"] == result.scene.intrinsics.source_form
+    runs = list(out_dir.glob("*/run_*"))
+    assert len(runs) == 1 and (runs[0] / "trajectory.json").is_file()
+
+
+def test_handler_catch_all_hides_internals(out_dir, tmp_path):
+    """An unexpected exception inside the handler is an 'internal error' gr.Error with a reference,
+    no class name, no path; the traceback goes to the log."""
+    from app.generate_tab import make_generate
+
+    def broken_provider():
+        raise ZeroDivisionError("/secret/path")
+
+    with pytest.raises(gr.Error) as err:
+        submit(make_generate(broken_provider), tmp_path)
+    assert_clear(err.value.message, ("internal error", "please report it", "reference"), tmp_path)
+    assert "secret" not in err.value.message and not any(out_dir.iterdir())
+
+
+def test_cleared_seed_box(generate, out_dir, tmp_path):
+    with pytest.raises(gr.Error) as err:
+        generate(np.zeros((H, W, 3), np.uint8), str(EX / "depth.png"), camera(), None, GOOD_INSTRUCTION, "allegro",
+                 None, 0.7, 0.95, False, False, 1000.0, 1.0, 1.0, 1.0, request=None, progress=Progress())
+    assert_clear(err.value.message, ("seed is empty",), tmp_path)
 
 
 def test_unknown_hand_reaching_the_handler(generate, out_dir, tmp_path):
@@ -113,7 +150,7 @@ def test_millimetres_in_float_npy_are_converted_with_a_warning(generate, out_dir
     assert "Warnings" in explanation and "assumed millimetres" in explanation
     assert result.scene.summary()["camera"]["depth_units_assumed"].startswith("millimetres")
     runs = list(out_dir.glob("*/run_*"))
-    assert len(runs) == 1 and {Path(f).name for f in files} <= {p.name for p in runs[0].iterdir()}
+    assert len(runs) == 1 and {Path(f) for f in files} == {p for p in runs[0].rglob("*") if p.is_file()}
     assert {"trajectory.json", "trajectory.npz", "trajectory.csv", "meta.json", "report.json"} <= {
         p.name for p in runs[0].iterdir()}
 

@@ -53,8 +53,10 @@ def test_replay_snippet_runs_on_an_export(tmp_path, monkeypatch, sapien_ok, hand
     b = preset_pose(hand, "power grasp", wrist=np.array([0.15, 0.0, 0.25, 0.1, 0.2, -0.4]))
     q = a + np.linspace(0, 1, 6)[:, None] * (b - a)
     poses = np.tile(np.eye(4), (6, 1, 1))
+    poses[:, :3, 3] = np.linspace([0.3, 0.0, 0.0], [0.3, 0.1, 0.2], 6)  # the target is carried
     write_export(TrajectoryExport(hand=hand_name, joint_names=list(hand.joint_names), q_raw=q + 0.01 * (q != 0),
                                   q_refined=q, object_poses_world=poses, seed=3), tmp_path)
+    _write_scene(tmp_path)
     script = tmp_path / "replay.py"
     script.write_text(_snippet())
     monkeypatch.chdir(REPO_ROOT)
@@ -70,3 +72,30 @@ def test_replay_snippet_runs_on_an_export(tmp_path, monkeypatch, sapien_ok, hand
     sim = {link.name: link.entity_pose for link in ns["hand"].links}
     for name, T in zip(hand.link_names, fk.link_poses):
         np.testing.assert_allclose(sim[name].p, T[:3, 3], atol=1e-4, err_msg=name)
+    # ... and the target where object_poses_world puts it in the last frame, the others still
+    np.testing.assert_allclose(ns["target"].get_pose().p, poses[-1, :3, 3], atol=1e-5)
+    names = {e.name for e in ns["scene"].entities}
+    assert {"table", "target", "object_1"} <= names
+
+
+def _write_scene(folder):
+    """The meshes and scene.json of write_result (a box target, one other object)."""
+    import json
+
+    import trimesh
+
+    (folder / "objects").mkdir()
+    trimesh.creation.box([0.06, 0.06, 0.1]).export(folder / "target.obj")
+    trimesh.creation.box([0.1, 0.1, 0.05]).apply_translation([0.4, 0.2, 0.025]).export(folder / "objects" / "01_box.obj")
+    (folder / "scene.json").write_text(json.dumps({
+        "format": "unihm-scene/1", "units": "m", "target": {"index": 0, "mesh": "target.obj"},
+        "objects": [{"index": 1, "mesh": "objects/01_box.obj"}, {"index": 2, "mesh": None}],
+        "table_to_world": np.eye(4).tolist()}))
+
+
+def test_write_result_folder_matches_the_doc():
+    """The files EXPORT.md's folder table lists are the ones write_result writes (names only)."""
+    text = DOC.read_text(encoding="utf-8")
+    for name in ("trajectory.json", "meta.json", "report.json", "target.obj", "objects/NN_<label>.obj",
+                 "scene.json", "render.mp4", "--overwrite", "table_to_world"):
+        assert name in text, name

@@ -8,6 +8,7 @@ from unihm_core.errors import (
     CheckpointError,
     ConfigError,
     InputError,
+    InternalError,
     JointLimitError,
     RenderError,
     UniHMError,
@@ -33,7 +34,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "HAND_NAMES", "CheckpointError", "ConfigError", "HandModel", "InputError", "JointLimitError",
+    "HAND_NAMES", "CheckpointError", "ConfigError", "HandModel", "InputError", "InternalError", "JointLimitError",
     "RenderError", "UniHMError", "UnknownHandError", "available_hands", "load_hand", "__version__", *_LAZY,
 ]
 

@@ -147,40 +147,97 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    """RGB-D + instruction -> trajectory files (see DESIGN.md: trajectory.json/.npz/.csv, meta.json,
-    report.json, render.mp4 with --render)."""
-    from pathlib import Path
+def check_generate_args(args: argparse.Namespace):
+    """Every check of ``unihm generate`` that needs no model, run before :meth:`Pipeline.load`:
+    the output folder, the hand, seed and options, the instruction, the images and the camera
+    file (see :func:`unihm_core.pipeline.check_inputs`). Returns ``(frame, instruction, hand,
+    seed, options, out, warnings)``; raises :class:`UniHMError` with the reason."""
+    import math
 
-    from unihm_core.export import TrajectoryExport, write_export
-    from unihm_core.hands import available_hands
+    from unihm_core.export import check_out_dir
+    from unihm_core.pipeline import GenerateOptions, check_inputs
+
+    out = check_out_dir(args.out, args.overwrite)
+    if not math.isfinite(args.temperature):
+        raise UniHMError(f"--temperature must be a finite number in [0, 5], got {args.temperature}")
+    options = GenerateOptions(refine=not args.no_refine, temperature=args.temperature)
+    for flag in ("rgb", "depth"):
+        _check_input_path(flag, getattr(args, flag))
+    intrinsics = args.intrinsics
+    if isinstance(intrinsics, str) and intrinsics.lstrip().startswith(("{", "[")):
+        from unihm_core.perception.camera_files import parse_camera_text
+
+        intrinsics = parse_camera_text(intrinsics, "--intrinsics")
+    else:
+        _check_input_path("intrinsics", intrinsics)
+    frame, instruction, hand, seed, notes = check_inputs(args.rgb, args.depth, intrinsics, args.instruction,
+                                                         args.hand, args.seed)
+    notes = list(frame.warnings) + notes
+    return frame, instruction, hand, seed, options, out, notes
+
+
+def _check_input_path(flag: str, value: str) -> None:
+    """A clean message for input paths the OS cannot even look up (NUL, unencodable, too long)."""
+    import os
+
+    if not value or not value.strip():
+        raise UniHMError(f"--{flag} is empty; give a file")
+    if "\x00" in value:
+        raise UniHMError(f"--{flag} contains a NUL character; give a plain file name")
+    try:
+        os.stat(value)
+    except UnicodeEncodeError:
+        raise UniHMError(f"--{flag}: the file name holds characters that cannot be encoded (a lone "
+                         "surrogate); give a plain file name") from None
+    except OSError as exc:
+        name = os.path.basename(value)[:60]
+        if exc.errno == 36:  # ENAMETOOLONG
+            raise UniHMError(f"--{flag}: the file name {name}... is too long for the file system") from None
+        if isinstance(exc, FileNotFoundError):
+            raise UniHMError(f"--{flag}: file {name} does not exist") from None
+        if isinstance(exc, NotADirectoryError):
+            raise UniHMError(f"--{flag}: {name} lies under something that is not a folder") from None
+        raise UniHMError(f"--{flag}: cannot read {name} ({exc.strerror})") from None
+    except ValueError:
+        raise UniHMError(f"--{flag}: not a usable file name") from None
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """RGB-D + instruction -> one result folder (see docs/EXPORT.md: trajectory.json/.npz/.csv,
+    meta.json, report.json, target.obj, objects/, scene.json, render.mp4 with --render).
+
+    The output folder is checked before the models load and written atomically
+    (:mod:`unihm_core.export.result`): a non-empty ``--out`` is refused unless ``--overwrite``."""
+    from unihm_core.export import write_result
     from unihm_core.pipeline import GenerateOptions, Pipeline
 
-    if args.hand not in available_hands():  # fail before loading the models
-        raise UniHMError(f"unknown hand {args.hand!r}; choose one of {', '.join(available_hands())}")
-    out = Path(args.out)
+    frame, instruction, hand, seed, options, out, notes = check_generate_args(args)  # before the models load
+    for note in notes:
+        print(f"unihm generate: warning: {note}", file=sys.stderr)
     pipe = Pipeline.load()
-    res = pipe.generate(args.rgb, args.depth, args.intrinsics, args.instruction, hand=args.hand, seed=args.seed,
-                        options=GenerateOptions(refine=not args.no_refine, temperature=args.temperature))
-    exp = TrajectoryExport(hand=res.hand, joint_names=list(res.joint_names), q_raw=res.raw.q,
-                           q_refined=None if res.refined is None else res.refined.q,
-                           object_poses_world=res.plan.object_poses, seed=res.seed, instruction=res.instruction,
-                           metrics={k: {m: v for m, v in d.items() if m != "penetration_per_frame_mm"}
-                                    for k, d in res.metrics.items()},
-                           extra_meta={"timings_s": res.timings_s, "task": res.plan.task})
-    write_export(exp, out)
-    if args.render:
-        from unihm_core.sim.video import TrajectoryVideoRenderer
+    res = pipe.generate(frame, None, None, instruction, hand=hand, seed=seed, options=options)
+    notes = []
 
-        import trimesh
+    def add_video(folder) -> None:
+        if not args.render:
+            return
+        import time
 
-        vr = TrajectoryVideoRenderer()
-        mesh = trimesh.Trimesh(res.target.points).convex_hull
-        frames = vr.frames(res.hand, res.raw.q, None if res.refined is None else res.refined.q, mesh,
-                           res.plan.object_poses, camera_extrinsics=res.scene.camera_to_world)
-        vr.write_mp4(frames, out / "render.mp4")
-    (out / "report.json").write_text(json.dumps(res.report(), indent=1))
-    print(json.dumps({"out": str(out), "files": sorted(p.name for p in out.iterdir()), "task": res.plan.task,
+        from unihm_core.errors import RenderError
+        from unihm_core.sim.video import render_result
+
+        t = time.perf_counter()
+        try:
+            render_result(res, folder / "render.mp4")
+        except RenderError as exc:  # the trajectory files are still worth keeping
+            notes.append(f"render.mp4 was not written: {exc}")
+            res.warnings.append(notes[-1])
+        res.timings_s["render"] = time.perf_counter() - t
+
+    files = write_result(res, out, overwrite=args.overwrite, add_files=add_video)
+    for note in notes:
+        print(f"unihm generate: warning: {note}", file=sys.stderr)
+    print(json.dumps({"out": str(out), "files": [str(p.relative_to(out)) for p in files], "task": res.plan.task,
                       "target": res.target.description,
                       "physics": {k: {"success": v.success, "reason": v.reason or "achieves the task in simulation"}
                                   for k, v in res.physics.items()},
@@ -275,10 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="RGB-D frame + instruction -> hand trajectory files")
     p.add_argument("--rgb", required=True, help="colour image (PNG/JPEG)")
     p.add_argument("--depth", required=True, help="depth: uint16 PNG in millimetres or float .npy in metres")
-    p.add_argument("--intrinsics", required=True, help="camera.json with fx, fy, cx, cy [px]")
+    p.add_argument("--intrinsics", required=True,
+                   help="camera file (camera.json with fx, fy, cx, cy [px]; a 3x3 K, OpenCV YAML, ROS camera_info, "
+                        "Open3D or RealSense intrinsics) or the same JSON inline")
     p.add_argument("--instruction", required=True)
     p.add_argument("--hand", default="shadow")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder (new or empty; written whole, atomically)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out when it holds a previous result")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--render", action="store_true", help="also write render.mp4 (SAPIEN)")
@@ -381,11 +441,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UniHMError as exc:
-        print(f"unihm {args.command}: error: {exc}", file=sys.stderr)
+        from unihm_core.errors import InternalError
+
+        extra = ""
+        if isinstance(exc, InternalError):
+            from unihm_core.logs import log_path
+
+            extra = f"; the traceback is in {log_path()}"
+        print(f"unihm {args.command}: error: {_one_line(str(exc))}{extra}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("unihm: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the catch-all: one line here, the traceback in the log
+        from unihm_core.logs import internal_error_message, log_exception, log_path
+
+        ref = log_exception(f"unihm {args.command}", exc)
+        print(f"unihm {args.command}: error: {internal_error_message(ref)}; the traceback is in {log_path()}",
+              file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -37,3 +37,12 @@ class RenderError(UniHMError, RuntimeError):
 
 class CheckpointError(UniHMError, RuntimeError):
     """A checkpoint is missing or does not match the code that loads it."""
+
+
+class InternalError(UniHMError, RuntimeError):
+    """An unexpected exception, caught at an entry point: its traceback is in the log
+    (:mod:`unihm_core.logs`) under ``reference``; the original is chained as ``__cause__``."""
+
+    def __init__(self, message: str, reference: str = ""):
+        super().__init__(message)
+        self.reference = reference

@@ -36,9 +36,17 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from unihm_core.errors import CheckpointError, InputError
 from unihm_core.language import MAX_INSTRUCTION_CHARS
 from unihm_core.paths import CHECKPOINTS_DIR
+
+if TYPE_CHECKING:  # heavy imports (open3d, torch) only for type checkers
+    from unihm_core.perception import Grounding, Scene
+    from unihm_core.planning import Plan
+    from unihm_core.refine import RefineConfig, RefineResult
+    from unihm_core.sim.execution import ExecutionReport
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class GenerateOptions:
     top_k: int = 0
     top_p: float = 0.95
     num_frames: int = 64
-    refine_config: object | None = None
+    refine_config: RefineConfig | None = None
     physics: bool = True
     physics_raw: bool = False
 
@@ -121,26 +129,33 @@ class Trajectory:
 
 @dataclass
 class GenerationResult:
-    """Everything one :meth:`Pipeline.generate` call produced (see the module docstring)."""
+    """Everything one :meth:`Pipeline.generate` call produced (see the module docstring).
+
+    ``scene`` is perception's :class:`~unihm_core.perception.Scene`, ``grounding`` the
+    :class:`~unihm_core.perception.Grounding`, ``plan`` the :class:`~unihm_core.planning.Plan`,
+    ``refine_result`` the :class:`~unihm_core.refine.RefineResult` (None without refinement),
+    ``physics`` maps "raw"/"refined" to :class:`~unihm_core.sim.execution.ExecutionReport`.
+    ``energies`` is :meth:`Pipeline.energies`' per-frame trace; :func:`unihm_core.export.write_result`
+    writes the whole result as one folder."""
 
     instruction: str
     hand: str
     seed: int
     options: GenerateOptions
     joint_names: tuple[str, ...]
-    scene: object
-    grounding: object
+    scene: Scene
+    grounding: Grounding
     target: TargetObject
-    plan: object
+    plan: Plan
     tokens: np.ndarray
     raw: Trajectory
     refined: Trajectory | None
-    refine_result: object | None
-    energies: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    timings_s: dict = field(default_factory=dict)
+    refine_result: RefineResult | None
+    energies: dict[str, dict | list] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float | list[float]]] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    physics: dict = field(default_factory=dict)
+    physics: dict[str, ExecutionReport] = field(default_factory=dict)
 
     @property
     def best(self) -> Trajectory:
@@ -170,6 +185,96 @@ class GenerationResult:
                         "physics_raw": self.options.physics_raw},
             "warnings": self.warnings,
         }
+
+
+def normalise_instruction(text) -> tuple[str, list[str]]:
+    """Decode and clean an instruction: text that came through ``os.fsdecode`` (the CLI's argv)
+    with undecodable bytes is re-decoded as UTF-8; invalid bytes, lone surrogates and control
+    characters are dropped (with a warning saying so); the result is NFKC-normalised
+    (full-width letters, ligatures). Returns ``(text, warnings)``; non-text is refused."""
+    import unicodedata
+
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "surrogateescape")
+    if not isinstance(text, str):
+        raise InputError(f"the instruction must be text, got {type(text).__name__}")
+    try:  # surrogate-escaped argv bytes -> the bytes -> UTF-8 (invalid sequences marked U+FFFD)
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # lone surrogates that are not escaped bytes
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    dropped = text.count("\ufffd")
+    text = text.replace("\ufffd", "")
+    cleaned = []
+    for c in text:
+        if c in "\t\n\r\v\f":
+            cleaned.append(" ")
+        elif unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") or (unicodedata.category(c) == "Cf" and c != "\u200d"):
+            dropped += 1
+        else:
+            cleaned.append(c)
+    text = unicodedata.normalize("NFKC", "".join(cleaned))
+    warnings = []
+    if dropped:
+        warnings.append(f"the instruction held {dropped} character(s) that are not readable text (invalid UTF-8 "
+                        "bytes or control characters); they were dropped")
+    return text, warnings
+
+
+def check_seed(seed) -> int:
+    """A seed as an int in [0, 2^31): integers and integral floats; booleans and empty boxes refused."""
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        raise InputError("the seed is empty; type a whole number such as 0")
+    if isinstance(seed, (bool, np.bool_)):
+        raise InputError(f"seed must be a whole number in [0, 2^31), not the boolean {seed!r}")
+    if isinstance(seed, str):
+        try:
+            seed = int(seed.strip())
+        except ValueError:
+            raise InputError(f"seed must be a whole number in [0, 2^31), got {seed!r}") from None
+    if isinstance(seed, (float, np.floating)) and np.isfinite(seed) and float(seed).is_integer():
+        seed = int(seed)
+    if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**31:
+        raise InputError(f"seed must be a whole number in [0, 2^31), got {seed!r}")
+    return int(seed)
+
+
+def resolve_hand(hand) -> str:
+    """A registered hand name, case- and whitespace-insensitive ("Allegro " -> "allegro")."""
+    from unihm_core.hands import available_hands
+
+    names = available_hands()
+    if isinstance(hand, str):
+        key = hand.strip().lower()
+        for name in names:
+            if name.lower() == key:
+                return name
+    raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(names)}")
+
+
+def check_inputs(rgb, depth, intrinsics, instruction, hand: str = "shadow", seed=0, *, click=None):
+    """Validate every input without any model: the RGB-D frame (files, sizes, units, camera),
+    the instruction, the hand and the seed. Cheap (well under a second); callers run it before
+    :meth:`Pipeline.load`. Returns ``(frame, instruction, hand, seed, warnings)``; ``frame`` is
+    a :class:`~unihm_core.perception.rgbd.RGBDFrame` that :meth:`Pipeline.generate` accepts
+    in place of ``rgb`` (``depth`` and ``intrinsics`` then None)."""
+    from unihm_core.perception.rgbd import RGBDFrame, load_rgbd
+
+    hand = resolve_hand(hand)
+    seed = check_seed(seed)
+    notes: list[str] = []
+    if instruction or click is None:
+        instruction, notes = normalise_instruction(instruction if instruction is not None else "")
+        instruction = check_instruction(instruction)
+    else:
+        instruction = ""
+    if not isinstance(rgb, RGBDFrame):
+        from unihm_core.perception.scene import check_frame_extrinsics
+
+        frame = load_rgbd(rgb, depth, intrinsics)
+        check_frame_extrinsics(frame, seed=seed)  # given extrinsics vs the table plane (no model)
+    else:
+        frame = rgb
+    return frame, instruction, hand, seed, notes
 
 
 def check_instruction(text: str) -> str:
@@ -268,6 +373,22 @@ class Pipeline:
         return physical_metrics(load_hand(hand).fingertip_positions(q), poses, target.points, target.normals)
 
     # ------------------------------------------------------------------ public API
+    @staticmethod
+    def _guarded(where: str, current: dict, fn):
+        """Run ``fn()``; an exception that is not a UniHMError is logged and raised as an
+        :class:`~unihm_core.errors.InternalError` naming the stage (original chained)."""
+        from unihm_core.errors import InternalError, UniHMError
+        from unihm_core.logs import internal_error_message, log_exception
+
+        try:
+            return fn()
+        except UniHMError:
+            raise
+        except Exception as exc:
+            stage = current.get("stage", "")
+            ref = log_exception(f"Pipeline.{where} ({stage or 'checks'})", exc)
+            raise InternalError(internal_error_message(ref, stage), ref) from exc
+
     def generate(self, rgb, depth, intrinsics, instruction: str, hand: str = "shadow", seed: int = 0, *,
                  click: tuple[float, float] | None = None, extrinsics: np.ndarray | None = None,
                  options: GenerateOptions | None = None,
@@ -275,26 +396,36 @@ class Pipeline:
                  deadline_s: float | None = None) -> GenerationResult:
         """Run every stage; ``progress(stage, fraction)`` is called before each one.
 
+        ``rgb`` may be the :class:`~unihm_core.perception.rgbd.RGBDFrame` that
+        :func:`check_inputs` returned (``depth``, ``intrinsics`` are then ignored).
         ``deadline_s`` bounds the total time: a stage that starts after the deadline raises
         :class:`~unihm_core.errors.InputError` saying which stage was reached. When grounding
         refuses the instruction (no match, or an
         :class:`~unihm_core.perception.grounding.AmbiguityError`), the raised error carries the
-        perceived :class:`~unihm_core.perception.Scene` as its ``scene`` attribute.
+        perceived :class:`~unihm_core.perception.Scene` as its ``scene`` attribute (on a grey
+        image the refusal is an InputError that adds why colour words cannot match). Every
+        failure is a :class:`~unihm_core.errors.UniHMError`: unexpected exceptions become an
+        :class:`~unihm_core.errors.InternalError` with the traceback in the log.
         """
-        from unihm_core.hands import available_hands, load_hand
+        current: dict = {}
+        return self._guarded("generate", current, lambda: self._generate(
+            rgb, depth, intrinsics, instruction, hand, seed, click=click, extrinsics=extrinsics, options=options,
+            progress=progress, deadline_s=deadline_s, current=current))
+
+    def _generate(self, rgb, depth, intrinsics, instruction, hand, seed, *, click, extrinsics, options, progress,
+                  deadline_s, current: dict) -> GenerationResult:
+        from unihm_core.hands import load_hand
         from unihm_core.perception import ground, perceive
 
         options = options or GenerateOptions()
-        instruction = check_instruction(instruction) if instruction or click is None else ""
-        if hand not in available_hands():
-            raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(available_hands())}")
-        if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**31:
-            raise InputError(f"seed must be an integer in [0, 2^31), got {seed!r}")
+        frame, instruction, hand, seed, input_notes = check_inputs(rgb, depth, intrinsics, instruction, hand, seed,
+                                                                   click=click)
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
         stages = ["perception", "grounding", "planning", "vlm", "decoding", "refinement", "metrics", "physics"]
 
         def stage(name: str):
+            current["stage"] = name
             if deadline_s is not None and time.perf_counter() - t_start > deadline_s:
                 raise InputError(f"time limit of {deadline_s:g} s reached before the {name} stage "
                                  f"({time.perf_counter() - t_start:.1f} s spent); try again when the server "
@@ -305,14 +436,20 @@ class Pipeline:
 
         with self.lock:
             t = stage("perception")
-            scene = perceive(rgb, depth, intrinsics, seed=int(seed), extrinsics=extrinsics)
+            scene = perceive(frame, None, None, seed=int(seed), extrinsics=extrinsics)
             timings["perception"] = time.perf_counter() - t
             t = stage("grounding")
             try:
                 grounding = ground(scene, instruction, click=click, encoder=self.text_encoder)
             except InputError as exc:
                 exc.scene = scene  # a refusal keeps what was perceived: the app shows the numbered overlay
-                raise
+                if not frame.grey:
+                    raise
+                from unihm_core.perception.rgbd import GREY_NOTE
+
+                grey = InputError(f"{exc} Note: {GREY_NOTE}.")
+                grey.scene = scene
+                raise grey from None
             timings["grounding"] = time.perf_counter() - t
             t = stage("planning")
             plan = self._plan(scene, grounding, hand, options)
@@ -351,13 +488,18 @@ class Pipeline:
                                joint_names=model.joint_names, scene=scene, grounding=grounding, target=target,
                                plan=plan, tokens=np.asarray(tokens), raw=raw, refined=refined,
                                refine_result=result, metrics=metrics, timings_s=timings,
-                               warnings=list(scene.warnings) + list(plan.warnings) + physics_warnings,
+                               warnings=input_notes + list(scene.warnings) + list(plan.warnings) + physics_warnings,
                                physics=physics)
         res.energies = self.energies(res)
         return res
 
     def rerefine(self, result: GenerationResult, config=None) -> GenerationResult:
-        """Re-run only the refinement of ``result`` (same tokens and raw trajectory)."""
+        """Re-run only the refinement of ``result`` (same tokens and raw trajectory); failures as
+        in :meth:`generate`."""
+        current = {"stage": "refinement"}
+        return self._guarded("rerefine", current, lambda: self._rerefine(result, config))
+
+    def _rerefine(self, result: GenerationResult, config=None) -> GenerationResult:
         from unihm_core.hands import load_hand
 
         t = time.perf_counter()
@@ -392,8 +534,14 @@ class Pipeline:
         trajectory (and of the raw one with ``raw``) on the target's convex hull along the plan.
 
         Returns ``({"raw" | "refined": ExecutionReport}, warnings)``; when SAPIEN cannot start,
-        no rows and one warning saying why.
+        no rows and one warning saying why. Failures as in :meth:`generate`.
         """
+        return Pipeline._guarded("physics_check", {"stage": "physics"}, lambda: Pipeline._physics_check(
+            hand, q_raw, refined, refine_result, target, plan, raw=raw))
+
+    @staticmethod
+    def _physics_check(hand: str, q_raw: np.ndarray, refined: Trajectory | None, refine_result,
+                       target: TargetObject, plan, *, raw: bool = False) -> tuple[dict, list[str]]:
         import trimesh
 
         from unihm_core.errors import RenderError

@@ -97,6 +97,9 @@ def _is_number(text: str) -> bool:
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp creates 0600; a result follows the umask like any file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

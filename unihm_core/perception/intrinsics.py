@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +28,64 @@ from unihm_core.errors import InputError
 MAX_CAMERA_JSON_BYTES = 64 * 1024
 
 
-def _finite_positive(name: str, value: float) -> float:
+#: Plausible focal lengths [px] per 640 px of image width (a D435 has 615; 50 px is a
+#: fisheye-like 162 deg field of view, 10,000 px a 3.7 deg telephoto).
+FX_RANGE_PER_640 = (50.0, 10_000.0)
+#: Largest camera distance from the world origin accepted in extrinsics [m].
+MAX_EXTRINSICS_TRANSLATION_M = 100.0
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _finite_positive(name: str, value: float, unit: str = "pixels") -> float:
+    if _is_bool(value):
+        raise InputError(f"intrinsics: {name}={value!r} is a boolean, not a number; give it in {unit}.")
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"intrinsics: {name}={value!r} is not a number; give it in pixels.") from None
+        raise InputError(f"intrinsics: {name}={value!r} is not a number; give it in {unit}.") from None
+    except OverflowError:
+        v = math.inf
     if not math.isfinite(v) or v <= 0.0:
+        shown = "inf" if v == math.inf else repr(value) if len(repr(value)) < 40 else f"{repr(value)[:20]}..."
+        if name == "depth_scale":
+            raise InputError(
+                f"intrinsics: depth_scale={shown} must be a finite positive number of depth units per metre "
+                "(1000 for a uint16 PNG in millimetres, 1 for metres; leave it out to decide from the depth type).")
         raise InputError(
-            f"intrinsics: {name}={value!r} must be a finite positive number of pixels "
+            f"intrinsics: {name}={shown} must be a finite positive number of {unit} "
             "(a RealSense D435 at 640x480 has fx = fy ~ 615)."
         )
     return v
 
 
+def _check_no_bools(value, what: str) -> None:
+    if _is_bool(value):
+        raise InputError(f"{what} holds the boolean {value!r}; give numbers.")
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _check_no_bools(v, what)
+
+
 def validate_extrinsics(extrinsics: Any) -> np.ndarray:
     """Check a 4x4 camera-to-world transform and return it as float64.
 
-    The rotation block must be orthonormal with determinant +1 (tolerance 1e-3) and the
-    last row must be [0, 0, 0, 1].
+    The rotation block must be orthonormal with determinant +1 (tolerance 1e-3), the last
+    row must be [0, 0, 0, 1] and the camera at most :data:`MAX_EXTRINSICS_TRANSLATION_M`
+    from the world origin.
     """
+    _check_no_bools(extrinsics, "extrinsics")
+    if isinstance(extrinsics, np.ndarray) and extrinsics.dtype == bool:
+        raise InputError("extrinsics hold booleans; give a 4x4 array of numbers (camera-to-world).")
     try:
         T = np.asarray(extrinsics, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError("extrinsics must be a 4x4 array of numbers (camera-to-world).") from None
+    except OverflowError:
+        raise InputError("extrinsics contain a number too large to represent; give a rigid camera-to-world "
+                         "transform in metres.") from None
     if T.shape != (4, 4):
         raise InputError(f"extrinsics must be 4x4 (camera-to-world), got shape {T.shape}.")
     if not np.all(np.isfinite(T)):
@@ -63,6 +98,12 @@ def validate_extrinsics(extrinsics: Any) -> np.ndarray:
         )
     if not np.allclose(T[3], [0.0, 0.0, 0.0, 1.0], atol=1e-9):
         raise InputError("extrinsics: the last row must be [0, 0, 0, 1].")
+    dist = float(np.max(np.abs(T[:3, 3])) * np.sqrt(3)) if np.max(np.abs(T[:3, 3])) > 1e100 \
+        else float(np.linalg.norm(T[:3, 3]))  # no overflow warning for 1e300
+    if dist > MAX_EXTRINSICS_TRANSLATION_M:
+        raise InputError(f"extrinsics: the camera is {dist:.3g} m from the world origin (at most "
+                         f"{MAX_EXTRINSICS_TRANSLATION_M:g} m); the translation is in metres, with the world "
+                         "origin on the table.")
     return T
 
 
@@ -88,22 +129,36 @@ class Intrinsics:
     height: int
     depth_scale: float | None = None
     extrinsics: np.ndarray | None = None
+    source_form: str = field(default="camera.json (fx, fy, cx, cy)", compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fx", _finite_positive("fx", self.fx))
         object.__setattr__(self, "fy", _finite_positive("fy", self.fy))
         for name in ("width", "height"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+            if _is_bool(v) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise InputError(f"intrinsics: {name}={v!r} must be a positive integer number of pixels.")
             object.__setattr__(self, name, int(v))
+        lo, hi = (b * self.width / 640.0 for b in FX_RANGE_PER_640)
+        for name in ("fx", "fy"):
+            v = getattr(self, name)
+            if not lo <= v <= hi:
+                raise InputError(
+                    f"intrinsics: {name}={v:g} px is not a plausible focal length for a {self.width}-pixel-wide "
+                    f"image (expected {lo:g}..{hi:g} px; a RealSense D435 at 640x480 has fx = fy ~ 615). "
+                    "Focal lengths are in pixels, not millimetres or metres.")
         for name, limit in (("cx", self.width), ("cy", self.height)):
+            if _is_bool(getattr(self, name)):
+                raise InputError(f"intrinsics: {name}={getattr(self, name)!r} is a boolean, not a number of pixels.")
             try:
                 v = float(getattr(self, name))
             except (TypeError, ValueError):
                 raise InputError(f"intrinsics: {name}={getattr(self, name)!r} is not a number.") from None
+            except OverflowError:
+                v = math.inf
             if not math.isfinite(v):
-                raise InputError(f"intrinsics: {name}={getattr(self, name)!r} must be a finite number of pixels "
+                raise InputError(f"intrinsics: {name}={v!r} must be a finite number of pixels "
                                  f"inside the {self.width}x{self.height} image; check the camera file.")
             if not (0.0 <= v <= limit):
                 raise InputError(
@@ -112,7 +167,8 @@ class Intrinsics:
                 )
             object.__setattr__(self, name, v)
         if self.depth_scale is not None:
-            object.__setattr__(self, "depth_scale", _finite_positive("depth_scale", self.depth_scale))
+            object.__setattr__(self, "depth_scale", _finite_positive("depth_scale", self.depth_scale,
+                                                                      "depth units per metre"))
         if self.extrinsics is not None:
             T = validate_extrinsics(self.extrinsics)
             T.setflags(write=False)
@@ -126,8 +182,9 @@ class Intrinsics:
         ``width``/``height`` fill in the image size when the mapping lacks it (the caller
         usually knows it from the colour image).
         """
-        if not isinstance(data, dict):
-            raise InputError("camera file must hold a JSON object with fx, fy, cx, cy.")
+        from unihm_core.perception.camera_files import normalise_camera
+
+        data = normalise_camera(data, "the camera file")  # K matrices, ROS, Open3D, RealSense, ...
         aliases = {"cx": ("cx", "x_offset", "ppx"), "cy": ("cy", "y_offset", "ppy"),
                    "width": ("width", "img_width"), "height": ("height", "img_height")}
         vals: dict[str, Any] = {}
@@ -148,27 +205,22 @@ class Intrinsics:
             raise InputError("camera file lacks width/height and no image size was given.")
         for key in ("width", "height"):
             v = vals[key]
-            if isinstance(v, float) and v.is_integer():
+            if isinstance(v, float) and math.isfinite(v) and v.is_integer():
                 vals[key] = int(v)
         return cls(
             fx=vals["fx"], fy=vals["fy"], cx=vals["cx"], cy=vals["cy"],
             width=vals["width"], height=vals["height"],
             depth_scale=data.get("depth_scale"), extrinsics=data.get("extrinsics"),
+            source_form=str(data.get("source_form") or "camera.json (fx, fy, cx, cy)"),
+            notes=tuple(data.get("_notes", ())),
         )
 
     @classmethod
     def from_json(cls, path: str | Path, *, width: int | None = None, height: int | None = None) -> Intrinsics:
-        """Read a camera.json file (format in the module docstring)."""
-        p = Path(path)
-        if not p.is_file():
-            raise InputError(f"camera file {p} does not exist.")
-        if p.stat().st_size > MAX_CAMERA_JSON_BYTES:
-            raise InputError(f"camera file {p} is larger than {MAX_CAMERA_JSON_BYTES} bytes; is it the right file?")
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"camera file {p} is not valid JSON ({exc}).") from None
-        return cls.from_dict(data, width=width, height=height)
+        """Read a camera file: camera.json or any form of :mod:`unihm_core.perception.camera_files`."""
+        from unihm_core.perception.camera_files import read_camera_file
+
+        return cls.from_dict(read_camera_file(path), width=width, height=height)
 
     @classmethod
     def realsense_like(cls, width: int = 640, height: int = 480) -> Intrinsics:

@@ -2,14 +2,19 @@
 
 Accepted inputs
 ---------------
-* colour: PNG/JPEG (any Pillow mode, converted to RGB) or an (H, W, 3) uint8 array.
+* colour: PNG/JPEG/TIFF (any Pillow mode) or an (H, W, 3) array; 16-bit and float images
+  are tone-mapped to 8 bits (:func:`tone_map`, with a note) instead of being clipped, and a
+  greyscale image gets a warning that colour words cannot be matched.
 * depth: a single-channel 16-bit PNG, a ``.npy`` file (loaded with
   ``allow_pickle=False``) or an (H, W) array.
 
 Depth units (what :func:`depth_to_metres` assumes, reported in ``RGBDFrame.depth_units``)
 -----------------------------------------------------------------------------------------
 * ``depth_scale`` given (depth units per metre, camera.json): ``metres = raw / depth_scale``
-  for any dtype; that is the user's explicit word and wins.
+  for any dtype; that is the user's explicit word and wins, except for float depth that
+  already reads as metres (median 0.05..10) where the scale would push the scene out of
+  that range: then the scale is ignored with a warning naming it (the bundled examples'
+  ``camera.json`` carries ``depth_scale: 1000`` for their PNGs).
 * integer depth (uint16 PNG): millimetres (RealSense / Kinect / DexYCB convention).
 * float depth: metres. If the median valid value is above
   :data:`FLOAT_MILLIMETRE_MEDIAN` (20 m is beyond any tabletop camera) the values are
@@ -64,6 +69,7 @@ class RGBDFrame:
         intrinsics: camera intrinsics matching the image size.
         depth_units: human-readable statement of the units assumed for the raw depth.
         warnings: things the user should know (e.g. unit conversion guesses).
+        grey: the colour image carries no colour (colour words cannot be matched).
     """
 
     rgb: np.ndarray
@@ -71,6 +77,7 @@ class RGBDFrame:
     intrinsics: Intrinsics
     depth_units: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    grey: bool = False
 
     @property
     def valid(self) -> np.ndarray:
@@ -130,28 +137,99 @@ def _open_image(path: Path, what: str, max_pixels: int):
     return im
 
 
+def tone_map(arr: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """A colour image of any bit depth as (H, W, 3) uint8, and a note saying how it was mapped
+    (None for uint8). Rules: 16-bit integers x 255/65535, except images whose largest value is
+    at most 4095 (12-bit sensors) x 255/4095 and at most 255 (8-bit values in a wider type) as
+    they are; floats in 0..1 x 255; other floats and wider integers stretched between their
+    0.5 and 99.5 percentiles. NaN/inf become 0. Grey (H, W) images are repeated to 3 channels."""
+    a = np.asarray(arr)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise InputError(f"colour image must be (H, W, 3), got shape {np.asarray(arr).shape}.")
+    a = a[:, :, :3] if a.shape[2] >= 3 else np.repeat(a, 3, axis=2)
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a), None
+    if a.dtype.kind == "b" or a.dtype.kind not in "uif":
+        raise InputError(f"colour image dtype {a.dtype} is not an image type; give uint8 RGB (or 16-bit/float).")
+    f = a.astype(np.float64)
+    finite = np.isfinite(f)
+    if not finite.any():
+        raise InputError("the colour image is entirely NaN/inf; there is nothing to see.")
+    f = np.where(finite, f, 0.0)
+    lo_v, hi_v = float(f[finite].min()), float(f[finite].max())
+    kind = f"{a.dtype.itemsize * 8}-bit {'float' if a.dtype.kind == 'f' else 'integer'}"
+    if a.dtype.kind in "ui" and lo_v >= 0 and hi_v <= 255:
+        out, how = f, "its values are already 0..255"
+    elif a.dtype.kind in "ui" and lo_v >= 0 and hi_v <= 4095:
+        out, how = f * 255.0 / 4095.0, "taken as 12-bit (x 255/4095)"
+    elif a.dtype.kind in "ui" and lo_v >= 0 and hi_v <= 65535:
+        out, how = f * 255.0 / 65535.0, "taken as 16-bit (x 255/65535)"
+    elif a.dtype.kind == "f" and lo_v >= 0 and hi_v <= 1.0:
+        out, how = f * 255.0, "taken as 0..1 (x 255)"
+    else:
+        p0, p1 = np.percentile(f[finite], [0.5, 99.5])
+        out = (f - p0) * 255.0 / max(p1 - p0, 1e-12)
+        how = f"stretched between its 0.5 and 99.5 percentiles ({p0:.4g}..{p1:.4g})"
+    img = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(img), f"the colour image is {kind} ({lo_v:.4g}..{hi_v:.4g}); tone-mapped to 8 bits, {how}"
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """True when an (H, W, 3) uint8 image carries no colour (channels equal within 3 levels at
+    99.9 % of pixels)."""
+    c = rgb.astype(np.int16)
+    spread = c.max(axis=2) - c.min(axis=2)
+    return bool(np.mean(spread <= 3) >= 0.999)
+
+
+GREY_NOTE = ("the colour image is greyscale: colour words in the instruction (red, yellow, ...) cannot be "
+             "matched; name objects by shape or position, or give a colour image")
+
+
+def read_color_raw(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A colour image file as stored: (H, W, 3) uint8, or (H, W) uint16/int32/float32 for 16-bit,
+    32-bit and float images (which :func:`tone_map` maps; Pillow's RGB conversion would clip them)."""
+    im = _open_image(Path(path), "colour", max_pixels)
+    try:
+        if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+            arr = np.asarray(im)
+            if arr.dtype.byteorder not in ("=", "|"):
+                arr = arr.astype(arr.dtype.newbyteorder("="))
+        else:
+            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    finally:
+        im.close()
+    return np.ascontiguousarray(arr)
+
+
+def load_color_notes(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
+    """:func:`load_color` with the notes the user should see (tone mapping, greyscale)."""
+    if isinstance(source, (str, Path)):
+        arr = read_color_raw(source, max_pixels=max_pixels)
+    else:
+        arr = np.asarray(source)
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+            raise InputError(f"colour image must be (H, W, 3), got shape {arr.shape}.")
+        if arr.shape[0] * arr.shape[1] > max_pixels:
+            raise InputError(f"colour image has {arr.shape[0] * arr.shape[1]} pixels, above the limit of {max_pixels}.")
+    img, note = tone_map(arr)
+    notes = [note] if note else []
+    if is_grey(img):
+        notes.append(GREY_NOTE)
+    return img, notes
+
+
 def load_color(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Load a colour image as an (H, W, 3) uint8 array.
 
     Args:
-        source: path to a PNG/JPEG, or an (H, W, 3) / (H, W, 4) uint8 array (alpha dropped).
+        source: path to a PNG/JPEG/TIFF, or an (H, W, 3) / (H, W, 4) / (H, W) array (alpha
+            dropped; 16-bit and float images tone-mapped by :func:`tone_map`).
         max_pixels: largest accepted image [pixels].
     """
-    if isinstance(source, (str, Path)):
-        im = _open_image(Path(source), "colour", max_pixels)
-        try:
-            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-        finally:
-            im.close()
-        return np.ascontiguousarray(arr)
-    arr = np.asarray(source)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise InputError(f"colour image must be (H, W, 3), got shape {arr.shape}.")
-    if arr.shape[0] * arr.shape[1] > max_pixels:
-        raise InputError(f"colour image has {arr.shape[0] * arr.shape[1]} pixels, above the limit of {max_pixels}.")
-    if arr.dtype != np.uint8:
-        raise InputError(f"colour image must be uint8 (0..255), got dtype {arr.dtype}.")
-    return np.ascontiguousarray(arr[:, :, :3])
+    return load_color_notes(source, max_pixels=max_pixels)[0]
 
 
 def load_depth(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -267,7 +345,16 @@ def depth_to_metres(raw: np.ndarray, depth_scale: float | None = None) -> tuple[
     positive = finite & (raw_f > 0)
     if not positive.any():
         raise InputError("depth image is all zeros (no valid reading); check the depth file.")
-    if depth_scale is not None:
+    med_float = float(np.median(raw_f[positive])) if raw.dtype.kind == "f" else None
+    if (depth_scale is not None and med_float is not None and float(depth_scale) != 1.0
+            and MIN_DEPTH_M <= med_float <= MAX_DEPTH_M
+            and not MIN_DEPTH_M <= med_float / float(depth_scale) <= MAX_DEPTH_M):
+        scale = 1.0
+        units = "metres (float depth image; the camera file's depth_scale was ignored)"
+        notes.append(f"the float depth already reads as metres (median {med_float:.3g} m), so the camera file's "
+                     f"depth_scale={float(depth_scale):g} was ignored (it would put the scene at "
+                     f"{med_float / float(depth_scale):.3g} m); remove depth_scale, or set it to 1")
+    elif depth_scale is not None:
         scale = float(depth_scale)
         units = f"raw / {scale:g} (depth_scale from the camera file: {scale:g} units per metre)"
     elif raw.dtype.kind in "iu":
@@ -326,7 +413,7 @@ def load_rgbd(
         InputError: unreadable/oversized/corrupt images, size mismatches, unusable depth,
             bad intrinsics, or fewer than ``min_valid_points`` valid depth pixels.
     """
-    color = load_color(rgb, max_pixels=max_pixels)
+    color, color_notes = load_color_notes(rgb, max_pixels=max_pixels)
     raw = load_depth(depth, max_pixels=max_pixels)
     h, w = color.shape[:2]
     if raw.shape != (h, w):
@@ -341,6 +428,7 @@ def load_rgbd(
             "give intrinsics for this resolution."
         )
     depth_m, units, notes = depth_to_metres(raw, intr.depth_scale)
+    notes = color_notes + list(intr.notes) + notes
     n_valid = int((depth_m > 0).sum())
     if n_valid < min_valid_points:
         hint = ""
@@ -351,7 +439,8 @@ def load_rgbd(
             f"only {n_valid} pixels have a usable depth (need {min_valid_points}); "
             f"the depth is {units} - check the units and that the scene is 0.05-10 m away.{hint}"
         )
-    return RGBDFrame(rgb=color, depth=depth_m, intrinsics=intr, depth_units=units, warnings=tuple(notes))
+    return RGBDFrame(rgb=color, depth=depth_m, intrinsics=intr, depth_units=units, warnings=tuple(notes),
+                     grey=GREY_NOTE in color_notes)
 
 
 def backproject(frame: RGBDFrame) -> CameraCloud:

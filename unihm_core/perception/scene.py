@@ -22,10 +22,12 @@ from unihm_core.perception.instances import (
     build_instance,
     segment_objects,
 )
+from unihm_core.errors import InputError
 from unihm_core.perception.colors import apply_white_balance, white_balance_gains
 from unihm_core.perception.intrinsics import Intrinsics, validate_extrinsics
 from unihm_core.perception.rgbd import (
     ImageSource,
+    RGBDFrame,
     backproject,
     depth_discontinuities,
     load_rgbd,
@@ -113,6 +115,7 @@ class Scene:
                 "extrinsics": np.round(self.camera_to_world, 6).tolist(),
                 "extrinsics_source": self.extrinsics_source,
                 "depth_units_assumed": self.depth_units,
+                "intrinsics_read_as": i.source_form,
             },
             "table": {
                 "normal_camera": np.round(self.table.normal, 6).tolist(),
@@ -127,6 +130,79 @@ class Scene:
         }
 
 
+#: Tolerances of the check of given extrinsics against the perceived table plane.
+MAX_TABLE_TILT_DEG = 10.0
+MAX_TABLE_HEIGHT_M = 0.05
+
+
+def check_extrinsics_against_table(camera_to_world: np.ndarray, camera_to_table: np.ndarray) -> np.ndarray:
+    """Given extrinsics must describe a z-up world with the table at z = 0 (what the models
+    were trained in). The table plane perception fits anyway is mapped through them: a table
+    normal tilted more than :data:`MAX_TABLE_TILT_DEG` from +z, or a table more than
+    :data:`MAX_TABLE_HEIGHT_M` from z = 0, is refused (not silently replaced by the estimate:
+    the user gave the extrinsics on purpose, so they are told which part disagrees)."""
+    table_to_world = camera_to_world @ np.linalg.inv(camera_to_table)
+    up = table_to_world[:3, 2]
+    tilt = float(np.degrees(np.arccos(np.clip(up[2] / max(np.linalg.norm(up), 1e-12), -1.0, 1.0))))
+    height = float(table_to_world[2, 3])
+    if tilt > MAX_TABLE_TILT_DEG or abs(height) > MAX_TABLE_HEIGHT_M:
+        raise InputError(
+            f"the given extrinsics disagree with the table seen in the depth: in their world frame the table is "
+            f"tilted {tilt:.1f} deg from z-up (tolerance {MAX_TABLE_TILT_DEG:g}) and lies at z = "
+            f"{100 * height:.1f} cm (tolerance {100 * MAX_TABLE_HEIGHT_M:g} cm). The world must be z-up with the "
+            "table at z = 0; remove 'extrinsics' from the camera file to use the estimate from the table plane.")
+    return camera_to_world
+
+
+def _quick_table_plane(frame: RGBDFrame, seed: int, max_points: int = 20_000, iterations: int = 256,
+                       threshold: float = 0.01) -> tuple[TablePlane, np.ndarray]:
+    """The dominant plane of the frame by a seeded numpy RANSAC (no open3d, whose import alone
+    takes over a second): for the early extrinsics check only; :func:`perceive` fits the plane
+    it uses with open3d and checks again."""
+    intr = frame.intrinsics
+    v, u = np.nonzero(frame.depth > 0)
+    step = max(1, int(np.ceil(len(u) / max_points)))
+    u, v = u[::step], v[::step]
+    z = frame.depth[v, u].astype(np.float64)
+    pts = np.stack([(u - intr.cx) * z / intr.fx, (v - intr.cy) * z / intr.fy, z], axis=1)
+    if len(pts) < 3:
+        raise InputError("too few depth points to find a table plane.")
+    rng = np.random.default_rng(int(seed))
+    tri = pts[rng.integers(0, len(pts), size=(iterations, 3))]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norm = np.linalg.norm(n, axis=1)
+    ok = norm > 1e-9
+    n, tri = n[ok] / norm[ok, None], tri[ok]
+    d = -np.einsum("ij,ij->i", n, tri[:, 0])
+    counts = (np.abs(pts @ n.T + d) < threshold).sum(axis=0)
+    best = int(np.argmax(counts))
+    normal, offset = n[best], float(d[best])
+    for _ in range(2):
+        inl = np.abs(pts @ normal + offset) < threshold
+        if inl.sum() < 3:
+            break
+        c = pts[inl].mean(axis=0)
+        normal = np.linalg.svd(pts[inl] - c, full_matrices=False)[2][2]
+        offset = float(-normal @ c)
+    if offset < 0:
+        normal, offset = -normal, -offset
+    inl = np.abs(pts @ normal + offset) < threshold
+    return TablePlane(normal=normal, offset=offset, inlier_fraction=float(inl.mean()), rmse=0.0,
+                      inlier_mask=inl), pts
+
+
+def check_frame_extrinsics(frame: RGBDFrame, extrinsics: np.ndarray | None = None, *, seed: int = 0) -> None:
+    """The extrinsics check of :func:`perceive` ahead of it (a quick table fit, no model), so
+    callers can refuse a disagreeing camera file before loading models. Does nothing when no
+    extrinsics are given."""
+    given = extrinsics if extrinsics is not None else frame.intrinsics.extrinsics
+    if given is None:
+        return
+    plane, pts = _quick_table_plane(frame, seed)
+    T_ct, _ = camera_to_table(plane, pts)
+    check_extrinsics_against_table(validate_extrinsics(given), T_ct)
+
+
 def perceive(
     rgb: ImageSource,
     depth: ImageSource,
@@ -139,7 +215,8 @@ def perceive(
     """Run perception on one RGB-D frame.
 
     Args:
-        rgb: colour image path or (H, W, 3) uint8 array.
+        rgb: colour image path or (H, W, 3) uint8 array, or an already loaded
+            :class:`~unihm_core.perception.rgbd.RGBDFrame` (``depth``/``intrinsics`` ignored).
         depth: depth PNG/.npy path or (H, W) array (units: see :mod:`.rgbd`).
         intrinsics: :class:`Intrinsics`, camera.json mapping or path.
         seed: RANSAC seed.
@@ -153,7 +230,7 @@ def perceive(
     cfg = config or SegmentationConfig()
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    frame = load_rgbd(rgb, depth, intrinsics)
+    frame = rgb if isinstance(rgb, RGBDFrame) else load_rgbd(rgb, depth, intrinsics)
     cloud = backproject(frame)
     timings["intake"] = time.perf_counter() - t
     warnings = list(frame.warnings)
@@ -164,7 +241,7 @@ def perceive(
     warnings += notes
     given = extrinsics if extrinsics is not None else frame.intrinsics.extrinsics
     if given is not None:
-        T_cw = validate_extrinsics(given)
+        T_cw = check_extrinsics_against_table(validate_extrinsics(given), T_ct)
         source = "given"
     else:
         T_cw = T_ct

@@ -124,3 +124,20 @@ class TrajectoryVideoRenderer:
             writer.send(np.ascontiguousarray(f))
         writer.close()
         return path
+
+
+def render_result(result, path: str | Path, renderer: TrajectoryVideoRenderer | None = None, stride: int = 1) -> Path:
+    """Write the raw | refined video of a :class:`~unihm_core.pipeline.GenerationResult` to
+    ``path`` (the target's convex hull along the plan, fingertip contact energies as markers).
+    Raises :class:`~unihm_core.errors.RenderError` without a Vulkan device."""
+    from unihm_core.export.result import target_mesh
+
+    vr = renderer or TrajectoryVideoRenderer()
+    e = result.energies
+    frames = vr.frames(result.hand, result.raw.q, None if result.refined is None else result.refined.q,
+                       target_mesh(result), result.plan.object_poses,
+                       camera_extrinsics=result.scene.camera_to_world,
+                       contact_energy_raw=np.asarray(e["raw"]["contact"]) if "raw" in e else None,
+                       contact_energy_refined=np.asarray(e["refined"]["contact"]) if "refined" in e else None,
+                       stride=stride)
+    return vr.write_mp4(frames, path)
