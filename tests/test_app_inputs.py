@@ -109,7 +109,7 @@ def _synthetic_scene():
     return perceive(rgb, depth, Intrinsics(fx=FX, fy=FY, cx=CX, cy=CY, width=W, height=H), extrinsics=T)
 
 
-def test_click_and_refusal_view_in_the_generate_tab():
+def test_click_and_refusal_view_in_the_generate_tab(tmp_path):
     """A click gives the pixel to generate; a refusal keeps the numbered overlay and the
     instance list, with an ambiguity's candidates outlined in yellow."""
     from types import SimpleNamespace
@@ -144,8 +144,10 @@ def test_click_and_refusal_view_in_the_generate_tab():
     generate = make_generate(lambda: Refusing())
     request = SimpleNamespace(session_hash="click-session")
     intr = json.dumps({"fx": 600, "fy": 600, "cx": 320, "cy": 240})
+    depth = tmp_path / "d.npy"  # the inputs are checked before the pipeline is asked: a real depth map
+    np.save(depth, np.full(scene.rgb.shape[:2], 0.8, np.float32))
     with pytest.raises(gr.Error, match="almost equally"):
-        generate(scene.rgb, "/x/d.npy", intr, None, "pick up the blue cylinder", "allegro", 0, 0.7, 0.95,
+        generate(scene.rgb, str(depth), intr, None, "pick up the blue cylinder", "allegro", 0, 0.7, 0.95,
                  False, False, 1000.0, 1.0, 1.0, 1.0, (12.0, 34.0), request=request)
     assert calls["click"] == (12.0, 34.0)
     shown = selection.show_refusal(request)
