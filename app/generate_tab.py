@@ -131,7 +131,7 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: Ru
     run = run or RunProgress(generate_stages(render))
     # the videos are rendered first (frame-by-frame progress) into a scratch folder beside the run
     # and moved into the export's staging folder, so the run folder still appears whole
-    scratch = Path(tempfile.mkdtemp(prefix=".videos-", dir=run_dir.parent))
+    scratch = Path(tempfile.mkdtemp(prefix=".videos-", dir=run_dir.parent)) if render else None
     videos = {}
     try:
         if render:
@@ -155,7 +155,8 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: Ru
         run.stage("export")
         files = export_files(result, run_dir, add_videos)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     video, sim_video = (None if videos.get(k) is None else run_dir / videos[k].name for k in ("render", "physics"))
     overlay = mask_overlay(result.scene, target=result.target.index,
                            place=result.grounding.place.index if result.grounding.place is not None else None)

@@ -39,3 +39,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def ci() -> bool:
     """Whether the test runs under CI (see :func:`in_ci`)."""
     return in_ci()
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The sentence encoder (all-MiniLM-L6-v2), loaded once for the whole run."""
+    from unihm_core.perception import get_text_encoder
+
+    return get_text_encoder()

@@ -135,7 +135,8 @@ def test_gradio_client_bad_inputs_get_the_message(app_url, tmp_path, kind, keywo
     msg = str(err.value)
     assert all(k in msg for k in keywords), msg
     assert "Traceback" not in msg and str(tmp_path) not in msg and "/tmp/" not in msg, msg
-    assert sorted(out.glob("*/run_*")) == runs_before  # a failed request writes no run folder
+    # a failed request writes no run folder (an earlier client's session may be cleaned up meanwhile)
+    assert not set(out.glob("*/run_*")) - set(runs_before)
 
 
 def test_upload_over_the_size_limit_is_rejected(app_url):

@@ -17,13 +17,6 @@ from unihm_core.pipeline import check_instruction
 INTR = Intrinsics(fx=FX, fy=FY, cx=CX, cy=CY, width=W, height=H)
 
 
-@pytest.fixture(scope="session")
-def encoder():
-    from unihm_core.perception import get_text_encoder
-
-    return get_text_encoder()
-
-
 @pytest.fixture(scope="module")
 def scene():
     """A soup-can-sized red cylinder, a cracker-box-sized red box, an orange-sized orange

@@ -17,13 +17,6 @@ from unihm_core.perception.grounding import parse_noun_phrase, split_place
 INTR = Intrinsics(fx=FX, fy=FY, cx=CX, cy=CY, width=W, height=H)
 
 
-@pytest.fixture(scope="session")
-def encoder():
-    from unihm_core.perception import get_text_encoder
-
-    return get_text_encoder()
-
-
 @pytest.fixture(scope="module")
 def scene():
     """Two cylinders that differ only in colour, two green boxes that differ in size,

@@ -15,6 +15,8 @@ Frames: "left"/"right" as the viewer sees it (table-frame x), "front" towards th
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from unihm_core.errors import InputError
 
 #: Longest instruction accepted [characters].
@@ -73,6 +75,24 @@ DATA_COLOUR_NAMES: dict[str, tuple[str, ...]] = {
     "pink": ("pink",), "white": ("white",), "black": ("black",), "grey": ("gray",), "brown": ("brown",),
     "beige": ("brown", "white"), "natural wood": ("brown",),
 }
+
+
+def head_noun(noun: str) -> str:
+    """Head word of a noun phrase ("box of crackers" -> "box", "cup with a handle" -> "cup")."""
+    words = noun.split()
+    for sep in ("of", "with"):
+        if sep in words[1:]:
+            words = words[:words.index(sep)]
+            break
+    return words[-1]
+
+
+@lru_cache(maxsize=4096)
+def denotes(noun: str, nouns: tuple[str, ...]) -> bool:
+    """True when ``noun`` is one of ``nouns`` or, a single word, the head word of one of them."""
+    if noun in nouns:
+        return True
+    return " " not in noun and any(head_noun(n) == noun for n in nouns)
 
 
 def task_of(task: str, verb: str = "", location: str | None = None) -> str:

@@ -94,8 +94,8 @@ RESTING = 0.01  # [m] an object ending higher than this above its start is not r
 
 
 @dataclass(frozen=True)
-class TopGrasp:
-    """An antipodal top grasp at the anchor frame (world coordinates, [m]).
+class AntipodalGrasp:
+    """An antipodal gripper grasp, from the top or the side, at the anchor frame (world coordinates, [m]).
 
     Attributes:
         tcp: ``(3,)`` the tool centre point.
@@ -103,6 +103,8 @@ class TopGrasp:
         width: the object's width between the pads.
         wrist: ``(4, 4)`` the hand's root pose.
         finger: the finger joint's closing target [m].
+        quality: how well the contact normals point along the jaw axis (1: exactly; module docstring).
+        kind: ``"top"`` or ``"side"``.
     """
 
     tcp: np.ndarray
@@ -114,7 +116,7 @@ class TopGrasp:
     kind: str = "top"
 
 
-def top_grasp(points_world: np.ndarray, normals_world: np.ndarray | None = None) -> TopGrasp | None:
+def top_grasp(points_world: np.ndarray, normals_world: np.ndarray | None = None) -> AntipodalGrasp | None:
     """The best antipodal top grasp of an object given by surface samples ``(N, 3)`` (and their
     outward normals) in world coordinates (module docstring), or None when nothing fits the stroke."""
     P = np.asarray(points_world, float)
@@ -158,10 +160,10 @@ def top_grasp(points_world: np.ndarray, normals_world: np.ndarray | None = None)
     W[:3, :3] = R
     W[:3, 3] = tcp - TCP_OFFSET * z_hand
     finger = width / 2 + PAD_INSET - SQUEEZE
-    return TopGrasp(tcp, u, width, W, float(finger), quality=best[0][0])
+    return AntipodalGrasp(tcp, u, width, W, float(finger), quality=best[0][0])
 
 
-def side_grasp(points_world: np.ndarray, normals_world: np.ndarray) -> TopGrasp | None:
+def side_grasp(points_world: np.ndarray, normals_world: np.ndarray) -> AntipodalGrasp | None:
     """The best antipodal *side* grasp (hand horizontal, jaws closing horizontally), or None.
 
     For tall objects, whose top few centimetres (all a top grasp reaches under the palm housing)
@@ -205,7 +207,7 @@ def side_grasp(points_world: np.ndarray, normals_world: np.ndarray) -> TopGrasp 
     W = np.eye(4)
     W[:3, :3] = R
     W[:3, 3] = tcp - TCP_OFFSET * d
-    return TopGrasp(tcp, u, width, W, float(width / 2 + PAD_INSET - SQUEEZE), quality=quality, kind="side")
+    return AntipodalGrasp(tcp, u, width, W, float(width / 2 + PAD_INSET - SQUEEZE), quality=quality, kind="side")
 
 
 def _lifted(W: np.ndarray, dz: float) -> np.ndarray:
@@ -222,7 +224,7 @@ def _backed_off(W: np.ndarray, dist: float) -> np.ndarray:
 
 
 def gripper_trajectory(model: HandModel, points_obj: np.ndarray, object_poses: np.ndarray, moving: np.ndarray,
-                       task: str, normals_obj: np.ndarray | None = None) -> tuple[np.ndarray, TopGrasp] | None:
+                       task: str, normals_obj: np.ndarray | None = None) -> tuple[np.ndarray, AntipodalGrasp] | None:
     """``(T, D)`` joint trajectory of a parallel-jaw gripper for a carried task (module docstring),
     with its grasp; None for other tasks, a static object, or an object too wide for the stroke.
 
@@ -270,19 +272,15 @@ def gripper_trajectory(model: HandModel, points_obj: np.ndarray, object_poses: n
     in_obj = np.linalg.inv(P[a]) @ grasp.wrist
     wrists[a:last + 1] = P[a:last + 1] @ in_obj
     finger[a:last + 1] = f_closed
-    # release once the object rests again (an object left in the air, a hand-over's, stays held), then rise
-    n_rel = min(RELEASE_FRAMES, T - 1 - last)
-    if P[-1, 2, 3] - P[0, 2, 3] > RESTING:
+    if P[-1, 2, 3] - P[0, 2, 3] > RESTING:  # left in the air (a hand-over's object): held to the end
         wrists[last + 1:] = P[last + 1:] @ in_obj
         finger[last + 1:] = f_closed
-        n_rel = T - 1 - last
-    for k in range(1, n_rel + 1):
-        if P[-1, 2, 3] - P[0, 2, 3] > RESTING:
-            break
-        wrists[last + k] = wrists[last]
-        finger[last + k] = f_closed + (f_open - f_closed) * k / n_rel
-    rest = T - 1 - last - n_rel
-    if rest > 0:
+    else:  # the object rests again: open the jaws, then rise
+        n_rel = min(RELEASE_FRAMES, T - 1 - last)
+        for k in range(1, n_rel + 1):
+            wrists[last + k] = wrists[last]
+            finger[last + k] = f_closed + (f_open - f_closed) * k / n_rel
+        rest = T - 1 - last - n_rel
         s = min_jerk(rest + 1)[1:]
         for k in range(rest):
             wrists[last + n_rel + 1 + k] = _lifted(wrists[last], PREGRASP_HEIGHT * s[k])

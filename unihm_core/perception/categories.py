@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from unihm_core.language import DATA_COLOUR_NAMES
+from unihm_core.language import DATA_COLOUR_NAMES, denotes
 from unihm_core.perception.colors import COLOR_NAMES, name_rgb
 
 #: Seeded instances per type used to measure its size range.
@@ -195,15 +195,6 @@ def category_prior(extent: np.ndarray, shape: str, color_fractions: dict[str, fl
 
 
 # --------------------------------------------------------------------------- nouns
-def _head(noun: str) -> str:
-    words = noun.split()
-    for sep in ("of", "with"):
-        if sep in words[1:]:
-            words = words[:words.index(sep)]
-            break
-    return words[-1]
-
-
 @lru_cache(maxsize=1)
 def catalogue_nouns() -> tuple[str, ...]:
     """Every noun of the catalogue (and every label), longest first (for phrase matching)."""
@@ -217,7 +208,7 @@ def noun_types(noun: str) -> dict[str, float]:
     out = {}
     for c in catalogue():
         nouns = tuple(n.lower() for n in c.nouns) + (c.label.lower(),)
-        if noun in nouns or (" " not in noun and any(_head(n) == noun for n in nouns)):
+        if denotes(noun, nouns):
             out[c.type_name] = 1.0
     return out
 
