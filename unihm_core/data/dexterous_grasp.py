@@ -1,0 +1,365 @@
+"""Top-down precision grasps for the dexterous hands' carried sequences.
+
+Why. The robot sequences are retargeted from the synthetic human: each robot hand follows the
+human's wrist and fingertips. That keeps where the human put its hand, not what made the grasp
+hold. Executed in SAPIEN (:mod:`unihm_core.sim.execution`), the retargeted Shadow and Allegro
+carries of a fresh 40-sequence build (seed 7) held their object in 1 of 24 and 0 of 24 runs: the
+palm pushes the object during the approach, only the ring and little fingertips touch, and no
+thumb opposes them. Moving the retargeted grasp locally (the whole-hand refinement, a grasp search
+around it, a thumb-index pinch transferred into the retargeted approach) did not fix that
+(measurements in :mod:`unihm_core.data.grasps`): the approach itself knocks the object.
+
+So a dexterous hand picks like a gripper does (:mod:`unihm_core.data.gripper_grasp`), with its
+thumb as one jaw and its fingers as the other. The palm faces down above the object, the thumb
+tip touches the near side and the four fingertips the far side of the object's narrowest
+horizontal slice; the hand comes straight down with the digits spread, closes, and lifts. This
+is the grasp people use on a box or a can from the top, and the one DexGraspNet's force-closure
+energy favours for a thumb and opposing fingers: two opposed contact groups along one axis, with
+the fingers spread across it so that the object cannot turn about that axis.
+
+Hand frame, measured from each hand's own model (:func:`hand_axes`, no per-hand table): the
+*finger axis* ``f`` from the root to the open fingertips, the *palm normal* ``n`` the direction
+the fingertips move when the hand closes (open to "power grasp" presets), orthogonalised against
+``f``. The initial wrist orientation maps ``n`` to world down and ``f`` to the jaw axis ``u``.
+
+Grasp (at the anchor frame ``a``, the last frame before the object first moves; surface samples
+in world coordinates):
+
+* **Height.** The contact height is :data:`DEPTH_SHARE` of the object's height below its top,
+  clipped to [:data:`MIN_DEPTH`, :data:`MAX_DEPTH`], and never lower than the fingertip radius
+  plus :data:`TABLE_MARGIN` above the table.
+* **Direction.** :data:`YAW_STEPS` jaw axes over 360 degrees (the thumb's side matters for the
+  wrist). For each, the contact band (surface points within :data:`BAND` of the contact height)
+  gives the thumb's contact ``A`` (the band's extreme along ``-u``) and the fingers' contact
+  ``B`` (along ``+u``), both on the band's middle line along ``v``. Directions are ranked by how
+  well the contact normals point along the jaw axis, then by width, as the gripper's are.
+* **Fingers.** Damped least-squares IK on the whole state (wrist and fingers) puts the thumb tip
+  sphere :data:`SQUEEZE` inside the surface at ``A``, the index and middle tips likewise at ``B``
+  (spread along ``v`` as in the hand's pinch preset), the ring and little tips beside them (lower
+  weight), and the knuckles :data:`KNUCKLE_CLEARANCE` above the object's top (the palm stays out
+  of it). A candidate is kept when the three main tips are within :data:`IK_TOLERANCE` of their
+  targets and no other part of the hand (its collision spheres,
+  :mod:`unihm_core.refine.hand_spheres`) is deeper than :data:`MAX_LINK_PENETRATION` in the
+  object's convex hull or the table.
+* **Pre-grasp.** The same wrist, fingers solved for contacts :data:`OPEN_MARGIN` further out, so
+  the digits come down beside the object. It must be clear of the object too.
+
+Trajectory (the sequence's own timing and object motion, as for the gripper): straight down from
+:data:`PREGRASP_HEIGHT` above the grasp over :data:`APPROACH_SHARE` of the frames before the
+object moves, the digits closing from the pre-grasp to the grasp over the rest; carried rigidly
+in the object's frame while it moves; then the digits open and the hand rises, unless the object
+is left in the air (a hand-over's), which stays held.
+
+Verification (DexGraspNet's recipe: keep what the simulator confirms): :func:`dexterous_trajectory`
+returns the candidates best first; :func:`verified_trajectory` executes up to ``max_checks`` of
+them (:func:`unihm_core.sim.execution.execution_check`, disturbance test off) and keeps the first
+that succeeds, else the first candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from unihm_core.data.carry import _fill_gaps, moving_runs
+from unihm_core.data.gripper_grasp import CARRIED_TASKS, _backed_off, _lifted
+from unihm_core.data.motions import min_jerk
+from unihm_core.hands.model import HandModel, q_to_wrist_pose, wrist_pose_to_q
+from unihm_core.hands.retarget import nearest_euler
+
+DEPTH_SHARE = 0.4
+MIN_DEPTH = 0.012  # [m] contacts at least this far below the top
+MAX_DEPTH = 0.035  # [m] ... and at most this far
+TABLE_MARGIN = 0.004  # [m] fingertip spheres' clearance over the table
+BAND = 0.006  # [m] surface points this close to the contact height form the contact band
+LINE = 0.008  # [m] ... and this close to its middle line along v give the contacts
+YAW_STEPS = 12
+SQUEEZE = 0.002  # [m] grasp targets put the tip spheres this far inside the surface
+OPEN_MARGIN = 0.03  # [m] pre-grasp contacts this much further out
+KNUCKLE_CLEARANCE = 0.015  # [m] knuckles above the object's top
+IK_TOLERANCE = 0.005  # [m]
+MAX_LINK_PENETRATION = 0.003  # [m] non-tip collision spheres in the hull or the table
+SIDE_WEIGHT = 0.3  # IK weight of the ring and little fingertips
+KNUCKLE_WEIGHT = 0.5
+PENETRATION_WEIGHT = 2.0
+LINK_MARGIN = 0.002  # [m] IK keeps non-tip links this far out of the hull
+APPROACH_SHARE = 0.6
+PREGRASP_HEIGHT = 0.10  # [m]
+RELEASE_FRAMES = 6
+RESTING = 0.01  # [m]
+CANDIDATES = 4
+
+
+@dataclass(frozen=True)
+class HandAxes:
+    """A dexterous hand's grasp frame, in its root frame (wrist at zero).
+
+    Attributes:
+        finger: ``(3,)`` unit finger axis (root -> open fingertips).
+        palm: ``(3,)`` unit palm normal (where the fingertips go when the hand closes).
+        knuckles: link names of the fingers' first links (their origins are the knuckles).
+        spread: ``(F,)`` each fingertip's offset across the hand (along ``finger x palm``) from
+            the index-middle midpoint at the pinch preset [m] (0 for the thumb).
+    """
+
+    finger: np.ndarray
+    palm: np.ndarray
+    knuckles: tuple[str, ...]
+    spread: np.ndarray
+
+
+def hand_axes(model: HandModel) -> HandAxes:
+    """:class:`HandAxes` of a hand with a thumb (``fingers[0] == "thumb"``) and >= 2 fingers."""
+    from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
+
+    q_open, q_power, q_pinch = (preset_pose(model, n) for n in ("open", "power grasp", "pinch"))
+    t_open, t_power, t_pinch = (model.fingertip_positions(q) for q in (q_open, q_power, q_pinch))
+    f = t_open[1:].mean(0)
+    f /= np.linalg.norm(f)
+    n = (t_power[1:] - t_open[1:]).mean(0)
+    n -= (n @ f) * f
+    n /= np.linalg.norm(n)
+    s = np.cross(f, n)
+    mid = 0.5 * (t_pinch[1] + t_pinch[2])
+    spread = (t_pinch - mid) @ s
+    spread[0] = 0.0
+    spec = model.spec
+    parent_joint = {j.child: j for j in spec.joints}
+    knuckles = []
+    for tip in spec.fingertip_links[1:]:
+        link = tip
+        while link in parent_joint and parent_joint[link].parent != spec.palm_link:
+            link = parent_joint[link].parent
+        knuckles.append(link)
+    return HandAxes(f, n, tuple(knuckles), spread)
+
+
+_AXES: dict[str, HandAxes] = {}
+
+
+def _axes(model: HandModel) -> HandAxes:
+    if model.name not in _AXES:
+        _AXES[model.name] = hand_axes(model)
+    return _AXES[model.name]
+
+
+@dataclass(frozen=True)
+class PinchGrasp:
+    """A thumb-against-fingers top grasp at the anchor frame (world coordinates [m]).
+
+    Attributes:
+        q: ``(D,)`` the grasp state. q_pre: ``(D,)`` the pre-grasp state (same wrist, digits open).
+        jaw_axis: ``(3,)`` thumb -> fingers unit vector (horizontal).
+        width: the object's width between the contacts.
+        quality: how well the contact normals point along the jaw axis (1: exactly).
+        tip_error: largest distance of the thumb, index and middle tips from their targets.
+        penetration: deepest non-tip collision sphere in the object or the table.
+    """
+
+    q: np.ndarray
+    q_pre: np.ndarray
+    jaw_axis: np.ndarray
+    width: float
+    quality: float
+    tip_error: float
+    penetration: float
+
+
+def _ik(model: HandModel, q: np.ndarray, tips: dict[int, tuple[np.ndarray, float]], knuckles: tuple[str, ...],
+        knuckle_z: float | None, wrist_free: bool, planes: np.ndarray | None = None, iters: int = 80,
+        damping: float = 0.01) -> np.ndarray:
+    """Damped least squares on the state: fingertip ``k`` to ``tips[k] = (target, weight)``, the
+    knuckles' mean height at least ``knuckle_z``, every non-fingertip collision sphere
+    :data:`LINK_MARGIN` outside the convex hull ``planes``; the wrist fixed unless ``wrist_free``."""
+    from unihm_core.refine.hand_spheres import hand_spheres, sphere_kinematics  # noqa: PLC0415
+    from unihm_core.refine.whole_hand import hull_distance  # noqa: PLC0415
+
+    q = q.copy()
+    D = model.dof
+    cols = np.arange(D) if wrist_free else np.arange(model.n_wrist, D)
+    rows_k = sorted(tips)
+    w = np.concatenate([np.full(3, tips[k][1]) for k in rows_k])
+    tgt = np.concatenate([tips[k][0] for k in rows_k])
+    hs = hand_spheres(model)
+    body = (hs.tip < 0) & ~hs.table_only
+    for _ in range(iters):
+        pos, J = model.fingertip_jacobians(q, unchecked=True)
+        r = [(tgt - pos[rows_k].reshape(-1)) * w]
+        A = [J[rows_k].reshape(-1, D)[:, cols] * w[:, None]]
+        if knuckle_z is not None:
+            kp, KJ = model.frame_jacobians(q, knuckles)
+            low = float(knuckle_z > kp[:, 2].mean())
+            r.append(np.array([KNUCKLE_WEIGHT * low * (knuckle_z - kp[:, 2].mean())]))
+            A.append(KNUCKLE_WEIGHT * low * KJ[:, 2, cols].mean(0)[None])
+        if planes is not None:
+            X, XJ = sphere_kinematics(model, q[None])
+            X, XJ = X[0][body], XJ[0][body]
+            d, nrm = hull_distance(planes, X)
+            deep = d < hs.radius[body] + LINK_MARGIN
+            if deep.any():
+                r.append(PENETRATION_WEIGHT * (hs.radius[body][deep] + LINK_MARGIN - d[deep]))
+                A.append(PENETRATION_WEIGHT * np.einsum("si,sid->sd", nrm[deep], XJ[deep][:, :, cols]))
+        r, A = np.concatenate(r), np.concatenate(A)
+        dq = A.T @ np.linalg.solve(A @ A.T + damping**2 * np.eye(len(r)), r)
+        q[cols] += dq
+        q = model.clamp(q)
+        if np.abs(dq).max() < 1e-5:
+            break
+    return q
+
+
+def _penetration(model: HandModel, q: np.ndarray, planes: np.ndarray) -> float:
+    """Deepest non-fingertip collision sphere inside the hull ``planes`` or below the table [m]."""
+    from unihm_core.refine.hand_spheres import hand_spheres, sphere_kinematics  # noqa: PLC0415
+    from unihm_core.refine.whole_hand import hull_distance  # noqa: PLC0415
+
+    hs = hand_spheres(model)
+    X = sphere_kinematics(model, q[None])[0][0]
+    d, _ = hull_distance(planes, X)
+    body = (hs.tip < 0) & ~hs.table_only
+    pen = np.maximum(hs.radius[body] - d[body], 0.0)
+    table = np.maximum(hs.radius - X[:, 2], 0.0)
+    return float(max(pen.max(initial=0.0), table.max(initial=0.0)))
+
+
+def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hint: np.ndarray | None = None,
+                 limit: int = CANDIDATES) -> list[PinchGrasp]:
+    """Up to ``limit`` feasible thumb-against-fingers top grasps of an object given by surface
+    samples and outward normals in world coordinates (module docstring), best first."""
+    from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
+    from unihm_core.refine.whole_hand import hull_distance, hull_planes  # noqa: PLC0415
+
+    P, Nrm = np.asarray(points, float), np.asarray(normals, float)
+    ax = _axes(model)
+    r = model.spec.link_radius
+    top, bottom = float(P[:, 2].max()), float(P[:, 2].min())
+    depth = float(np.clip(DEPTH_SHARE * (top - bottom), MIN_DEPTH, MAX_DEPTH))
+    z = max(top - depth, r + TABLE_MARGIN)
+    band = np.abs(P[:, 2] - z) <= BAND
+    if band.sum() < 8:
+        return []
+    above = P[:, 2] >= z - r  # what the open digits pass on the way down
+    ranked = []
+    for k in range(YAW_STEPS):
+        th = 2 * np.pi * k / YAW_STEPS
+        u = np.array([np.cos(th), np.sin(th), 0.0])
+        v = np.array([-u[1], u[0], 0.0])
+        bv = P[band] @ v
+        cv = 0.5 * (bv.max() + bv.min())
+        line = band.copy()
+        line[band] = np.abs(bv - cv) <= LINE
+        a = P[line] @ u
+        if len(a) < 4:
+            continue
+        n = Nrm[line] @ u
+        far, near = a >= a.max() - 0.003, a <= a.min() + 0.003
+        quality = float(min(n[far].mean(), -n[near].mean()))
+        width = float(a.max() - a.min())
+        ranked.append(((round(quality, 1), -width), u, v, cv, float(a.min()), float(a.max())))
+    ranked.sort(key=lambda x: x[0], reverse=True)
+    planes = hull_planes(P)
+    q_pinch = preset_pose(model, "pinch")
+    R_h = np.stack([ax.finger, ax.palm, np.cross(ax.finger, ax.palm)], axis=1)  # hand axes as columns
+    out = []
+    for (quality, negw), u, v, cv, a_lo, a_hi in ranked:
+        down = np.array([0.0, 0.0, -1.0])
+        R_w = np.stack([u, down, np.cross(u, down)], axis=1)
+        R = R_w @ R_h.T  # maps the finger axis to u, the palm normal down
+        base = cv * v + np.array([0.0, 0.0, z])
+        A = a_lo * u + base - (r - SQUEEZE) * u
+        B = a_hi * u + base + (r - SQUEEZE) * u
+        side = R @ np.cross(ax.finger, ax.palm)
+        tips = {0: (A, 1.0)}
+        for i in range(1, len(ax.spread)):
+            tips[i] = (B + ax.spread[i] * side, 1.0 if i <= 2 else SIDE_WEIGHT)
+        q0 = q_pinch.copy()
+        W = np.eye(4)
+        W[:3, :3] = R
+        tip0 = model.fingertip_positions(q0)
+        W[:3, 3] = 0.5 * (A + B) - R @ (0.5 * (tip0[0] + 0.5 * (tip0[1] + tip0[2])))
+        q0[:6] = wrist_pose_to_q(W[None])[0]
+        q = _ik(model, q0, tips, ax.knuckles, top + KNUCKLE_CLEARANCE, wrist_free=True)
+        q = _ik(model, q, tips, ax.knuckles, top + KNUCKLE_CLEARANCE, wrist_free=True, planes=planes, iters=60)
+        pos = model.fingertip_positions(q)
+        err = float(max(np.linalg.norm(pos[i] - tips[i][0]) for i in (0, 1, 2)))
+        if err > IK_TOLERANCE:
+            continue
+        pen = _penetration(model, q, planes)
+        if pen > MAX_LINK_PENETRATION:
+            continue
+        pre_tips = {i: (t - OPEN_MARGIN * u if i == 0 else t + OPEN_MARGIN * u, w) for i, (t, w) in tips.items()}
+        q_pre = _ik(model, q, pre_tips, ax.knuckles, None, wrist_free=False, planes=planes)
+        # the pre-grasp must be clear where the hand comes down: at the grasp height and above
+        if _penetration(model, q_pre, planes) > MAX_LINK_PENETRATION:
+            continue
+        pre_pos = model.fingertip_positions(q_pre)
+        d_pre, _ = hull_distance(planes, pre_pos)
+        if (d_pre < r).any():
+            continue
+        out.append(PinchGrasp(q, q_pre, u, a_hi - a_lo, quality, err, pen))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _trajectory(model: HandModel, grasp: PinchGrasp, P: np.ndarray, a: int, last: int) -> np.ndarray:
+    T, nw = len(P), model.n_wrist
+    W_g = q_to_wrist_pose(grasp.q[None, :6])[0]
+    wrists = np.empty((T, 4, 4))
+    fingers = np.empty((T, model.dof - nw))
+    f_pre, f_g = grasp.q_pre[nw:], grasp.q[nw:]
+    n_app = max(2, int(round(APPROACH_SHARE * (a + 1))))
+    s = min_jerk(n_app)
+    up = np.eye(4)
+    for t in range(n_app):
+        wrists[t] = _lifted(W_g, PREGRASP_HEIGHT * (1.0 - s[t]))
+    fingers[:n_app] = f_pre
+    wrists[n_app:a + 1] = W_g
+    n_close = a + 1 - n_app
+    c = min_jerk(n_close + 1)[1:] if n_close > 0 else np.ones(0)
+    fingers[n_app:a + 1] = f_pre + c[:, None] * (f_g - f_pre)
+    in_obj = np.linalg.inv(P[a]) @ W_g
+    wrists[a:last + 1] = P[a:last + 1] @ in_obj
+    fingers[a:last + 1] = f_g
+    if P[-1, 2, 3] - P[0, 2, 3] > RESTING:  # left in the air: held to the end
+        wrists[last + 1:] = P[last + 1:] @ in_obj
+        fingers[last + 1:] = f_g
+    else:
+        n_rel = min(RELEASE_FRAMES, T - 1 - last)
+        for k in range(1, n_rel + 1):
+            wrists[last + k] = wrists[last]
+            fingers[last + k] = f_g + (f_pre - f_g) * k / n_rel
+        rest = T - 1 - last - n_rel
+        s = min_jerk(rest + 1)[1:]
+        for k in range(rest):
+            wrists[last + n_rel + 1 + k] = _lifted(wrists[last], PREGRASP_HEIGHT * s[k])
+            fingers[last + n_rel + 1 + k] = f_pre
+    del up
+    q = np.zeros((T, model.dof))
+    q[:, :nw] = wrist_pose_to_q(wrists)
+    q[0, 3:6] = nearest_euler(wrists[0, :3, :3], grasp.q[3:6])
+    for t in range(1, T):
+        q[t, 3:6] = nearest_euler(wrists[t, :3, :3], q[t - 1, 3:6])
+    q[:, nw:] = fingers
+    return model.clamp(q)
+
+
+def dexterous_trajectories(model: HandModel, points_obj: np.ndarray, normals_obj: np.ndarray,
+                           object_poses: np.ndarray, moving: np.ndarray, task: str,
+                           limit: int = CANDIDATES) -> list[tuple[np.ndarray, PinchGrasp]]:
+    """Candidate ``(T, D)`` trajectories (with their grasps), best first, for a carried task of a
+    hand with a thumb; empty for other tasks, a static object, or no feasible grasp."""
+    if task not in CARRIED_TASKS or not model.spec.fingers or model.spec.fingers[0] != "thumb":
+        return []
+    P = np.asarray(object_poses, float)
+    runs = moving_runs(_fill_gaps(np.asarray(moving, bool)))
+    if not runs:
+        return []
+    first, last = runs[0][0], runs[-1][1]
+    a = max(first - 1, 0)
+    if a < 4:
+        return []
+    pts = np.asarray(points_obj, float) @ P[a, :3, :3].T + P[a, :3, 3]
+    nrm = np.asarray(normals_obj, float) @ P[a, :3, :3].T
+    return [(_trajectory(model, g, P, a, last), g) for g in pinch_grasps(model, pts, nrm, limit=limit)]
