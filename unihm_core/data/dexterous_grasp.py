@@ -68,9 +68,10 @@ from unihm_core.data.motions import min_jerk
 from unihm_core.hands.model import HandModel, q_to_wrist_pose, wrist_pose_to_q
 from unihm_core.hands.retarget import nearest_euler
 
-DEPTH_SHARE = 0.4
+DEPTH_SHARE = 0.5
 MIN_DEPTH = 0.012  # [m] contacts at least this far below the top
-MAX_DEPTH = 0.035  # [m] ... and at most this far
+MAX_DEPTH = 0.06  # [m] ... and at most this far
+HEIGHT_STEP = 0.01  # [m] contact depths tried
 TABLE_MARGIN = 0.004  # [m] fingertip spheres' clearance over the table
 BAND = 0.006  # [m] surface points this close to the contact height form the contact band
 LINE = 0.008  # [m] ... and this close to its middle line along v give the contacts
@@ -196,7 +197,7 @@ def _ik(model: HandModel, q: np.ndarray, tips: dict[int, tuple[np.ndarray, float
             X, XJ = sphere_kinematics(model, q[None])
             X, XJ = X[0][body], XJ[0][body]
             d, nrm = hull_distance(planes, X)
-            deep = d < hs.radius[body] + LINK_MARGIN
+            deep = (d < hs.radius[body] + LINK_MARGIN) & ~_near_tips(X, pos, model.spec.link_radius)
             if deep.any():
                 r.append(PENETRATION_WEIGHT * (hs.radius[body][deep] + LINK_MARGIN - d[deep]))
                 A.append(PENETRATION_WEIGHT * np.einsum("si,sid->sd", nrm[deep], XJ[deep][:, :, cols]))
@@ -209,6 +210,12 @@ def _ik(model: HandModel, q: np.ndarray, tips: dict[int, tuple[np.ndarray, float
     return q
 
 
+def _near_tips(X: np.ndarray, tips: np.ndarray, r: float) -> np.ndarray:
+    """``(S,)`` spheres whose centres lie within ``r`` of a fingertip's: the ends of the distal
+    capsules, which touch where the fingertip does and may press as far into the object."""
+    return (np.linalg.norm(X[:, None] - tips[None], axis=-1) < r).any(1)
+
+
 def _penetration(model: HandModel, q: np.ndarray, planes: np.ndarray) -> float:
     """Deepest non-fingertip collision sphere inside the hull ``planes`` or below the table [m]."""
     from unihm_core.refine.hand_spheres import hand_spheres, sphere_kinematics  # noqa: PLC0415
@@ -217,7 +224,7 @@ def _penetration(model: HandModel, q: np.ndarray, planes: np.ndarray) -> float:
     hs = hand_spheres(model)
     X = sphere_kinematics(model, q[None])[0][0]
     d, _ = hull_distance(planes, X)
-    body = (hs.tip < 0) & ~hs.table_only
+    body = (hs.tip < 0) & ~hs.table_only & ~_near_tips(X, model.fingertip_positions(q), model.spec.link_radius)
     pen = np.maximum(hs.radius[body] - d[body], 0.0)
     table = np.maximum(hs.radius - X[:, 2], 0.0)
     return float(max(pen.max(initial=0.0), table.max(initial=0.0)))
@@ -234,35 +241,36 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hi
     ax = _axes(model)
     r = model.spec.link_radius
     top, bottom = float(P[:, 2].max()), float(P[:, 2].min())
-    depth = float(np.clip(DEPTH_SHARE * (top - bottom), MIN_DEPTH, MAX_DEPTH))
-    z = max(top - depth, r + TABLE_MARGIN)
-    band = np.abs(P[:, 2] - z) <= BAND
-    if band.sum() < 8:
-        return []
-    above = P[:, 2] >= z - r  # what the open digits pass on the way down
+    planes = hull_planes(P)  # the simulation collides with the convex hull: its normals count
+    lo = max(min(DEPTH_SHARE * (top - bottom), MAX_DEPTH), MIN_DEPTH)
+    depths = np.arange(MIN_DEPTH, lo + 1e-9, HEIGHT_STEP)
     ranked = []
-    for k in range(YAW_STEPS):
-        th = 2 * np.pi * k / YAW_STEPS
-        u = np.array([np.cos(th), np.sin(th), 0.0])
-        v = np.array([-u[1], u[0], 0.0])
-        bv = P[band] @ v
-        cv = 0.5 * (bv.max() + bv.min())
-        line = band.copy()
-        line[band] = np.abs(bv - cv) <= LINE
-        a = P[line] @ u
-        if len(a) < 4:
+    for depth in depths:
+        z = max(top - depth, r + TABLE_MARGIN)
+        band = np.abs(P[:, 2] - z) <= BAND
+        if band.sum() < 8:
             continue
-        n = Nrm[line] @ u
-        far, near = a >= a.max() - 0.003, a <= a.min() + 0.003
-        quality = float(min(n[far].mean(), -n[near].mean()))
-        width = float(a.max() - a.min())
-        ranked.append(((round(quality, 1), -width), u, v, cv, float(a.min()), float(a.max())))
+        for k in range(YAW_STEPS):
+            th = 2 * np.pi * k / YAW_STEPS
+            u = np.array([np.cos(th), np.sin(th), 0.0])
+            v = np.array([-u[1], u[0], 0.0])
+            bv = P[band] @ v
+            cv = 0.5 * (bv.max() + bv.min())
+            line = band.copy()
+            line[band] = np.abs(bv - cv) <= LINE
+            a = P[line] @ u
+            if len(a) < 4:
+                continue
+            ends = P[line][[int(a.argmin()), int(a.argmax())]]
+            _, n = hull_distance(planes, ends + np.array([[0, 0, 0.0]]))
+            quality = float(min(n[1] @ u, -(n[0] @ u)))
+            width = float(a.max() - a.min())
+            ranked.append(((round(quality, 1), -width, -depth), u, v, cv, float(a.min()), float(a.max()), z))
     ranked.sort(key=lambda x: x[0], reverse=True)
-    planes = hull_planes(P)
     q_pinch = preset_pose(model, "pinch")
     R_h = np.stack([ax.finger, ax.palm, np.cross(ax.finger, ax.palm)], axis=1)  # hand axes as columns
     out = []
-    for (quality, negw), u, v, cv, a_lo, a_hi in ranked:
+    for (quality, _, _), u, v, cv, a_lo, a_hi, z in ranked:
         down = np.array([0.0, 0.0, -1.0])
         R_w = np.stack([u, down, np.cross(u, down)], axis=1)
         R = R_w @ R_h.T  # maps the finger axis to u, the palm normal down
