@@ -64,6 +64,12 @@ class DatasetConfig:
     0.4 s per pair on one core. ``sim_reject`` (implies the check) also counts a hand's sequence as
     valid only when it succeeds (the ``sim`` rule). It is off by default: today's ground truth holds
     its object in under 15 % of the pairs, and the learners would be left with almost nothing.
+
+    ``grasp_checks``: for the carried tasks of a hand with a thumb the build replaces the retargeted
+    motion by the hand's own top-down thumb-against-fingers grasp
+    (:mod:`unihm_core.data.dexterous_grasp`); with ``sim_check`` up to this many candidate grasps
+    are executed and the first that holds is kept (its execution is the pair's ``sim`` record),
+    else the best-ranked one. Without ``sim_check`` the best-ranked candidate is kept unchecked.
     """
 
     n: int = 2000
@@ -77,10 +83,11 @@ class DatasetConfig:
     unseen_fraction: float = 0.2
     sim_check: bool = False
     sim_reject: bool = False
+    grasp_checks: int = 3
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.shard_size < 1 or self.workers < 1 or self.max_attempts < 1:
-            raise ConfigError("DatasetConfig: n, shard_size, workers and max_attempts must be positive")
+        if self.n < 1 or self.shard_size < 1 or self.workers < 1 or self.max_attempts < 1 or self.grasp_checks < 1:
+            raise ConfigError("DatasetConfig: n, shard_size, workers, max_attempts and grasp_checks must be positive")
         if not 0.0 <= self.unseen_fraction <= 1.0:
             raise ConfigError("DatasetConfig.unseen_fraction must be in [0, 1]")
         from unihm_core.hands import ROBOT_HAND_NAMES
@@ -142,6 +149,7 @@ class _Worker:
         from unihm_core.data.motions import SurfaceModel
         from unihm_core.data.scenes import sample_scene
         from unihm_core.data.carry import rigid_carry
+        from unihm_core.data.dexterous_grasp import dexterous_trajectories
         from unihm_core.data.gripper_grasp import GRIPPERS, gripper_trajectory
         from unihm_core.data.validation import moving_frames, validate_sequence
         from unihm_core.hands import load_hand, q_to_wrist_pose
@@ -187,6 +195,8 @@ class _Worker:
         arrays["obj_points"], arrays["obj_normals"] = pts.astype(np.float32), nrm.astype(np.float32)
         hands_valid, hand_reasons, tip_error, grasp_source = {}, {}, {}, {}
         moving = moving_frames(human.object_poses)
+        stub = {"seq_id": seq_id, "task": task, "target": obj.to_dict()}
+        checked = {}  # hand -> execution report of the kept candidate grasp
         for hand in cfg.hands:
             res = retarget_sequence(human.keypoints, hand, object_poses=human.object_poses)
             q = res.q
@@ -199,6 +209,13 @@ class _Worker:
                 grasp_source[hand] = "retargeted" if picked is None else f"antipodal_{picked[1].kind}"
                 if picked is not None:
                     q = picked[0]
+            else:  # a hand with a thumb picks thumb against fingers (carried tasks)
+                cands = dexterous_trajectories(model, pts, nrm, human.object_poses, moving, task)
+                grasp_source[hand] = "pinch_top" if cands else "retargeted"
+                if cands:
+                    q = cands[0][0]
+                if cands and (cfg.sim_check or cfg.sim_reject):
+                    q, checked[hand] = self._first_holding(stub, arrays, hand, [c[0] for c in cands])
             rep = validate_sequence(model.fingertip_positions(q), q_to_wrist_pose(q[:, :6]), human.object_poses, surface)
             hands_valid[hand] = rep.ok
             hand_reasons[hand] = list(rep.reasons)
@@ -208,9 +225,8 @@ class _Worker:
         if cfg.sim_check or cfg.sim_reject:  # does the motion keep the object on its plan in SAPIEN?
             from unihm_core.sim.execution import ExecutionConfig, check_sequence
 
-            stub = {"seq_id": seq_id, "task": task, "target": obj.to_dict()}
             for hand in ("human", *cfg.hands):
-                ex = check_sequence(stub, arrays, hand, config=ExecutionConfig(disturbance=False))
+                ex = checked.get(hand) or check_sequence(stub, arrays, hand, config=ExecutionConfig(disturbance=False))
                 sim[hand] = {"success": bool(ex.success), "failure": ex.failure, "failed_at": ex.failed_at}
                 if hand != "human" and cfg.sim_reject:  # the `sim` rule
                     hands_valid[hand] = hands_valid[hand] and ex.success
@@ -239,6 +255,19 @@ class _Worker:
             "attempts": attempt + 1, "rendered": cfg.render, "refined": cfg.refine,
         }
         return record, arrays
+
+    def _first_holding(self, stub: dict, arrays: dict, hand: str, candidates: list[np.ndarray]):
+        """The first of up to ``grasp_checks`` candidate trajectories that holds in the execution
+        check, with its report; else the first candidate and its report."""
+        from unihm_core.sim.execution import ExecutionConfig, check_sequence
+
+        first = None
+        for q in candidates[:self.config.grasp_checks]:
+            ex = check_sequence(stub, arrays, hand, q, config=ExecutionConfig(disturbance=False))
+            if ex.success:
+                return q, ex
+            first = first or (q, ex)
+        return first
 
     def _refine(self, hand: str, q: np.ndarray, object_poses: np.ndarray, surface) -> np.ndarray:
         from unihm_core.refine import refine
