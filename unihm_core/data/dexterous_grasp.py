@@ -37,8 +37,10 @@ in world coordinates):
   sphere :data:`SQUEEZE` inside the surface at ``A``, the index and middle tips likewise at ``B``
   (spread along ``v`` as in the hand's pinch preset), the ring and little tips beside them (lower
   weight), and the knuckles :data:`KNUCKLE_CLEARANCE` above the object's top (the palm stays out
-  of it). A candidate is kept when the three main tips are within :data:`IK_TOLERANCE` of their
-  targets and no other part of the hand (its collision spheres,
+  of it), while every other collision sphere of the hand is pushed :data:`LINK_MARGIN` out of the
+  object's convex hull (the distal capsules' ends, which touch where the tips do, excepted). A
+  candidate is kept when the thumb tip and two of the finger tips are within :data:`IK_TOLERANCE`
+  of their targets and no other part of the hand (its collision spheres,
   :mod:`unihm_core.refine.hand_spheres`) is deeper than :data:`MAX_LINK_PENETRATION` in the
   object's convex hull or the table.
 * **Pre-grasp.** The same wrist, fingers solved for contacts :data:`OPEN_MARGIN` further out, so
@@ -68,7 +70,8 @@ from unihm_core.data.motions import min_jerk
 from unihm_core.hands.model import HandModel, q_to_wrist_pose, wrist_pose_to_q
 from unihm_core.hands.retarget import nearest_euler
 
-DEPTH_SHARE = 0.5
+DEPTH_SHARE = 0.6
+TILT_PENALTY = 2.0  # ranking: score = quality - this x the contact normals' largest upward z
 MIN_DEPTH = 0.012  # [m] contacts at least this far below the top
 MAX_DEPTH = 0.06  # [m] ... and at most this far
 HEIGHT_STEP = 0.01  # [m] contact depths tried
@@ -101,7 +104,7 @@ class HandAxes:
         palm: ``(3,)`` unit palm normal (where the fingertips go when the hand closes).
         knuckles: link names of the fingers' first links (their origins are the knuckles).
         spread: ``(F,)`` each fingertip's offset across the hand (along ``finger x palm``) from
-            the index-middle midpoint at the pinch preset [m] (0 for the thumb).
+            the index-middle midpoint at the open preset [m] (0 for the thumb).
     """
 
     finger: np.ndarray
@@ -122,8 +125,8 @@ def hand_axes(model: HandModel) -> HandAxes:
     n -= (n @ f) * f
     n /= np.linalg.norm(n)
     s = np.cross(f, n)
-    mid = 0.5 * (t_pinch[1] + t_pinch[2])
-    spread = (t_pinch - mid) @ s
+    mid = 0.5 * (t_open[1] + t_open[2])
+    spread = (t_open - mid) @ s
     spread[0] = 0.0
     spec = model.spec
     parent_joint = {j.child: j for j in spec.joints}
@@ -154,7 +157,8 @@ class PinchGrasp:
         jaw_axis: ``(3,)`` thumb -> fingers unit vector (horizontal).
         width: the object's width between the contacts.
         quality: how well the contact normals point along the jaw axis (1: exactly).
-        tip_error: largest distance of the thumb, index and middle tips from their targets.
+        tip_error: distance from its target of the thumb tip or of the second-best placed
+            finger tip, whichever is larger (a grasp needs the thumb and two opposing fingers).
         penetration: deepest non-tip collision sphere in the object or the table.
     """
 
@@ -264,13 +268,16 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hi
             ends = P[line][[int(a.argmin()), int(a.argmax())]]
             _, n = hull_distance(planes, ends + np.array([[0, 0, 0.0]]))
             quality = float(min(n[1] @ u, -(n[0] @ u)))
+            # a normal tilted up (a shoulder, a ball above its equator) turns the squeeze into a
+            # push down that the lift has to overcome; tilted down, the squeeze lifts
+            score = quality - TILT_PENALTY * max(float(n[:, 2].max()), 0.0)
             width = float(a.max() - a.min())
-            ranked.append(((round(quality, 1), -width, -depth), u, v, cv, float(a.min()), float(a.max()), z))
+            ranked.append(((round(score, 2), -width, -depth), u, v, cv, float(a.min()), float(a.max()), z, quality))
     ranked.sort(key=lambda x: x[0], reverse=True)
     q_pinch = preset_pose(model, "pinch")
     R_h = np.stack([ax.finger, ax.palm, np.cross(ax.finger, ax.palm)], axis=1)  # hand axes as columns
     out = []
-    for (quality, _, _), u, v, cv, a_lo, a_hi, z in ranked:
+    for _, u, v, cv, a_lo, a_hi, z, quality in ranked:
         down = np.array([0.0, 0.0, -1.0])
         R_w = np.stack([u, down, np.cross(u, down)], axis=1)
         R = R_w @ R_h.T  # maps the finger axis to u, the palm normal down
@@ -290,7 +297,8 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hi
         q = _ik(model, q0, tips, ax.knuckles, top + KNUCKLE_CLEARANCE, wrist_free=True)
         q = _ik(model, q, tips, ax.knuckles, top + KNUCKLE_CLEARANCE, wrist_free=True, planes=planes, iters=60)
         pos = model.fingertip_positions(q)
-        err = float(max(np.linalg.norm(pos[i] - tips[i][0]) for i in (0, 1, 2)))
+        errs = np.array([np.linalg.norm(pos[i] - tips[i][0]) for i in sorted(tips)])
+        err = float(max(errs[0], np.sort(errs[1:])[1]))  # the thumb and two opposing fingertips
         if err > IK_TOLERANCE:
             continue
         pen = _penetration(model, q, planes)

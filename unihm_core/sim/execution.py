@@ -39,8 +39,9 @@ The squeeze ramps in over the close phase and out over the release phase.
 
 Success rules (each failure names its reason and frame):
 
-* every task: **flung** when the object's speed exceeds ``flung_speed`` (2 m/s) at any frame
-  (PhysX ejects deeply penetrating bodies); **penetration** when a hand link is more than
+* every task: **flung** when the object's speed exceeds the plan's by more than ``flung_speed``
+  (2 m/s) at any frame (PhysX ejects deeply penetrating bodies; a fast pick-and-place plan moves
+  its object at up to 2.7 m/s, which a held object follows); **penetration** when a hand link is more than
   ``max_penetration`` (5 mm) inside the object or the table at any frame (PhysX contact
   separation);
 * carried tasks (grab, pick_place, handover, pour, rotate): the object stays within
@@ -148,7 +149,7 @@ class ExecutionConfig:
     wrist_rot_stiffness: float = 2.0e3
     wrist_rot_damping: float = 40.0
     wrist_torque_limit: float = 100.0
-    finger_stiffness: float = 20.0
+    finger_stiffness: float = 80.0
     finger_damping: float = 0.5
     finger_torque_limit: float = 5.0
     prismatic_stiffness: float = 2.0e3
@@ -467,15 +468,15 @@ def symmetry_of(shape_class: str) -> str:
 
 def judge(family: str, sim_poses: np.ndarray, planned: np.ndarray, grasp_frame: int | None, *,
           release_frame: int | None = None, speeds: np.ndarray | None = None,
-          penetration: np.ndarray | None = None, joint_values: np.ndarray | None = None,
+          planned_speeds: np.ndarray | None = None, penetration: np.ndarray | None = None, joint_values: np.ndarray | None = None,
           planned_joint_values: np.ndarray | None = None, symmetry: str = "none",
           judged_until: int | None = None,
           config: ExecutionConfig = ExecutionConfig()) -> tuple[str | None, str, int | None]:
     """The success rule of ``family`` on simulated vs planned object poses ``(T, 4, 4)``.
 
     Returns ``(failure, reason, frame)``: ``failure`` None on success (see the module docstring
-    for the rules and names). ``speeds`` ``(T,)`` [m/s] and ``penetration`` ``(T,)`` [m] feed the
-    flung / penetration rules; ``release_frame`` is the last carried frame (for the wording);
+    for the rules and names). ``speeds`` ``(T,)`` [m/s] (the object's; ``planned_speeds`` the plan's,
+    which the flung rule subtracts) and ``penetration`` ``(T,)`` [m] feed the flung / penetration rules; ``release_frame`` is the last carried frame (for the wording);
     ``joint_values`` / ``planned_joint_values`` ``(T,)`` the articulated rule; ``symmetry`` (see
     :func:`symmetry_of`) which rotations do not count; ``judged_until``: frames after it are not
     judged (a hand-over: the receiver takes the object when the hand lets go).
@@ -484,13 +485,16 @@ def judge(family: str, sim_poses: np.ndarray, planned: np.ndarray, grasp_frame: 
         n = judged_until + 1
         sim_poses, planned = sim_poses[:n], planned[:n]
         speeds = None if speeds is None else speeds[:n]
+        planned_speeds = None if planned_speeds is None else planned_speeds[:n]
         penetration = None if penetration is None else penetration[:n]
     T = len(planned)
     pos_err = np.linalg.norm(sim_poses[:, :3, 3] - planned[:, :3, 3], axis=1)
     rot_err = _angle_deg(sim_poses[:, :3, :3], planned[:, :3, :3], symmetry)
-    if speeds is not None and np.any(speeds > config.flung_speed):
-        k = int(np.argmax(speeds > config.flung_speed))
-        return "flung", f"flung at frame {k}: the object reached {speeds[k]:.1f} m/s", k
+    excess = None if speeds is None else speeds - (0.0 if planned_speeds is None else planned_speeds)
+    if excess is not None and np.any(excess > config.flung_speed):
+        k = int(np.argmax(excess > config.flung_speed))
+        planned = "" if planned_speeds is None else f" (planned {planned_speeds[k]:.1f} m/s)"
+        return "flung", f"flung at frame {k}: the object reached {speeds[k]:.1f} m/s{planned}", k
     if penetration is not None and np.any(penetration > config.max_penetration):
         k = int(np.argmax(penetration > config.max_penetration))
         return ("penetration", f"a hand link went {1000 * penetration[k]:.0f} mm into the object or the table "
@@ -756,8 +760,11 @@ def execution_check(hand: str, q: np.ndarray, object_mesh, object_poses: np.ndar
     t_sim = time.perf_counter() - t_start
 
     release = schedule.phases[0].last if schedule.phases else None
+    planned_speeds = np.zeros(T)
+    planned_speeds[1:] = np.linalg.norm(np.diff(poses[:, :3, 3], axis=0), axis=1) * fps
+    planned_speeds[:-1] = np.maximum(planned_speeds[:-1], planned_speeds[1:])  # either side of frame t
     failure, reason, failed_at = judge(family, sim_poses, poses, grasp, release_frame=release, speeds=speeds,
-                                       penetration=pen, joint_values=sim_jv,
+                                       planned_speeds=planned_speeds, penetration=pen, joint_values=sim_jv,
                                        planned_joint_values=None if articulation is None else jv,
                                        symmetry=symmetry, judged_until=release if task == "handover" else None,
                                        config=config)
