@@ -65,11 +65,13 @@ class DatasetConfig:
     valid only when it succeeds (the ``sim`` rule). It is off by default: today's ground truth holds
     its object in under 15 % of the pairs, and the learners would be left with almost nothing.
 
-    ``grasp_checks``: for the carried tasks of a hand with a thumb the build replaces the retargeted
-    motion by the hand's own top-down thumb-against-fingers grasp
-    (:mod:`unihm_core.data.dexterous_grasp`); with ``sim_check`` up to this many candidate grasps
-    are executed and the first that holds is kept (its execution is the pair's ``sim`` record),
-    else the best-ranked one. Without ``sim_check`` the best-ranked candidate is kept unchecked.
+    ``grasp_checks``: for carried and slid tasks every hand (the human hand included) gets its own
+    motion instead of the retargeted (synthesised) one: a gripper's antipodal grasp, a hand with
+    a thumb's top-down thumb-against-fingers grasp, slid along the table for push/pull, or a flat
+    push (:mod:`unihm_core.data.own_motions`). With ``sim_check`` up to this many candidate grasps
+    (plus the flat push) are executed and the first that holds is kept (its execution is the
+    pair's ``sim`` record), else the best-ranked one. Without ``sim_check`` the best-ranked
+    candidate is kept unchecked.
     """
 
     n: int = 2000
@@ -149,8 +151,7 @@ class _Worker:
         from unihm_core.data.motions import SurfaceModel
         from unihm_core.data.scenes import sample_scene
         from unihm_core.data.carry import rigid_carry
-        from unihm_core.data.dexterous_grasp import dexterous_trajectories
-        from unihm_core.data.gripper_grasp import GRIPPERS, gripper_trajectory
+        from unihm_core.data.own_motions import own_trajectories
         from unihm_core.data.validation import moving_frames, validate_sequence
         from unihm_core.hands import load_hand, q_to_wrist_pose
         from unihm_core.hands.retarget import retarget_sequence
@@ -204,23 +205,28 @@ class _Worker:
                 q = self._refine(hand, q, human.object_poses, s2)
             model = load_hand(hand)
             q = rigid_carry(model, q, human.object_poses, moving)
-            if hand in GRIPPERS:  # a parallel gripper picks antipodally instead of copying the human's wrap
-                picked = gripper_trajectory(model, pts, human.object_poses, moving, task, nrm)
-                grasp_source[hand] = "retargeted" if picked is None else f"antipodal_{picked[1].kind}"
-                if picked is not None:
-                    q = picked[0]
-            else:  # a hand with a thumb picks thumb against fingers (carried tasks)
-                cands = dexterous_trajectories(model, pts, nrm, human.object_poses, moving, task)
-                grasp_source[hand] = "pinch_top" if cands else "retargeted"
-                if cands:
-                    q = cands[0][0]
-                if cands and (cfg.sim_check or cfg.sim_reject):
-                    q, checked[hand] = self._first_holding(stub, arrays, hand, [c[0] for c in cands])
+            own = own_trajectories(model, pts, nrm, human.object_poses, moving, task)  # its own grasp or push
+            grasp_source[hand] = own[0][1] if own else "retargeted"
+            if own and (cfg.sim_check or cfg.sim_reject):
+                (q, grasp_source[hand]), checked[hand] = self._first_holding(stub, arrays, hand, own)
+            elif own:
+                q = own[0][0]
             rep = validate_sequence(model.fingertip_positions(q), q_to_wrist_pose(q[:, :6]), human.object_poses, surface)
             hands_valid[hand] = rep.ok
             hand_reasons[hand] = list(rep.reasons)
             tip_error[hand] = round(float(res.tip_error.mean()), 5)
             arrays[f"q/{hand}"] = q.astype(np.float32)
+        # the human hand picks its carried objects the same way (the robots above were retargeted
+        # from the synthesised human's keypoints, which stay the source of every other task)
+        human_model = load_hand("human")
+        own = own_trajectories(human_model, pts, nrm, human.object_poses, moving, task)
+        grasp_source["human"] = own[0][1] if own else "synthesized"
+        if own:
+            q = own[0][0]
+            if cfg.sim_check or cfg.sim_reject:
+                (q, grasp_source["human"]), checked["human"] = self._first_holding(stub, arrays, "human", own)
+            arrays["human_q"] = q.astype(np.float32)
+            arrays["human_keypoints"] = human_model.keypoints(q).astype(np.float32)
         sim = {}
         if cfg.sim_check or cfg.sim_reject:  # does the motion keep the object on its plan in SAPIEN?
             from unihm_core.sim.execution import ExecutionConfig, check_sequence
@@ -256,17 +262,21 @@ class _Worker:
         }
         return record, arrays
 
-    def _first_holding(self, stub: dict, arrays: dict, hand: str, candidates: list[np.ndarray]):
-        """The first of up to ``grasp_checks`` candidate trajectories that holds in the execution
-        check, with its report; else the first candidate and its report."""
+    def _first_holding(self, stub: dict, arrays: dict, hand: str, candidates: list[tuple[np.ndarray, str]]):
+        """The first of up to ``grasp_checks`` candidate ``(trajectory, source)`` pairs that holds
+        in the execution check, with its report; else the first candidate and its report. A slid
+        task's flat push (the last candidate) is tried on top."""
         from unihm_core.sim.execution import ExecutionConfig, check_sequence
 
+        tried = candidates[:self.config.grasp_checks]
+        if len(candidates) > len(tried) and candidates[-1][1] == "flat_push":
+            tried = tried + [candidates[-1]]
         first = None
-        for q in candidates[:self.config.grasp_checks]:
-            ex = check_sequence(stub, arrays, hand, q, config=ExecutionConfig(disturbance=False))
+        for cand in tried:
+            ex = check_sequence(stub, arrays, hand, cand[0], config=ExecutionConfig(disturbance=False))
             if ex.success:
-                return q, ex
-            first = first or (q, ex)
+                return cand, ex
+            first = first or (cand, ex)
         return first
 
     def _refine(self, hand: str, q: np.ndarray, object_poses: np.ndarray, surface) -> np.ndarray:

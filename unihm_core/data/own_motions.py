@@ -1,0 +1,61 @@
+"""Each hand's own motion for a sequence, instead of the motion retargeted from the human.
+
+Retargeting keeps where the synthetic human put its hand, not what makes a grasp hold (see
+:mod:`unihm_core.data.dexterous_grasp`). For the tasks whose object the hand moves by
+holding or pushing it, the data build asks this module for the hand's own candidates, best
+first, and (with ``--sim-check``) keeps the first that the execution check confirms:
+
+* carried tasks (grab, pick&place, hand-over, pour, rotate): a parallel gripper's antipodal
+  grasp (:mod:`unihm_core.data.gripper_grasp`), or a hand with a thumb's top-down
+  thumb-against-fingers grasp (:mod:`unihm_core.data.dexterous_grasp`), carried rigidly;
+* slid tasks (push, pull): the same grasps, with the object slid along the table while held
+  (a grasp-and-slide), then a flat-hand push from behind (:mod:`unihm_core.data.push_contact`).
+  Measured on the 13 slid sequences of a fresh 40-sequence build (seed 7), first candidate that
+  holds: the flat push alone ends within 3 cm of the plan for 3 of 13 Shadow sequences (a flat
+  pusher lets the object turn and slide off sideways); grasp-and-slide for 10 of 13 Shadow and
+  9 of 13 Inspire sequences, and the flat push rescued none of the rest.
+
+Open/close (drawers, lids) keep the retargeted motion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unihm_core.data.dexterous_grasp import dexterous_trajectories
+from unihm_core.data.gripper_grasp import CARRIED_TASKS, GRIPPERS, gripper_trajectory
+from unihm_core.data.push_contact import SLID_TASKS, push_trajectory
+from unihm_core.hands.model import HandModel
+
+OWN_TASKS = CARRIED_TASKS + SLID_TASKS
+
+
+def own_trajectories(model: HandModel, points_obj: np.ndarray, normals_obj: np.ndarray, object_poses: np.ndarray,
+                     moving: np.ndarray, task: str, limit: int = 3) -> list[tuple[np.ndarray, str]]:
+    """Candidate ``(T, D)`` trajectories of ``model`` for a sequence, best first, each with its
+    source (``"antipodal_top"``, ``"antipodal_side"``, ``"pinch_top"``, ``"flat_push"``); empty
+    for tasks the hand keeps the retargeted motion for (module docstring).
+
+    Args:
+        model: the hand.
+        points_obj, normals_obj: ``(N, 3)`` surface samples and outward normals, object frame [m].
+        object_poses: ``(T, 4, 4)`` planned object poses; moving: ``(T,)`` its moving frames.
+        task: the sequence's task.
+        limit: at most this many grasp candidates (the flat push comes on top for slid tasks).
+    """
+    if task not in OWN_TASKS:
+        return []
+    as_carried = task if task in CARRIED_TASKS else "grab"  # held, then slid along the plan
+    out: list[tuple[np.ndarray, str]] = []
+    if model.name in GRIPPERS:
+        picked = gripper_trajectory(model, points_obj, object_poses, moving, as_carried, normals_obj)
+        if picked is not None:
+            out.append((picked[0], f"antipodal_{picked[1].kind}"))
+    elif model.spec.fingers and model.spec.fingers[0] == "thumb":
+        out += [(q, "pinch_top") for q, _ in dexterous_trajectories(model, points_obj, normals_obj, object_poses,
+                                                                     moving, as_carried, limit=limit)]
+    if task in SLID_TASKS:
+        q = push_trajectory(model, points_obj, object_poses, moving, task)
+        if q is not None:
+            out.append((q, "flat_push"))
+    return out
