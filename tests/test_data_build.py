@@ -123,8 +123,9 @@ def test_card_counts(builds):
 def test_sim_rule_executes_every_pair_and_invalidates_failures(tmp_path):
     """With sim_reject every (sequence, hand) pair, the human's too, is executed in SAPIEN; a robot
     hand that fails is invalid with a 'sim: <failure>' reason, and the card counts per family.
-    The Panda's carried sequences come from the antipodal grasp where the object fits its stroke."""
-    from unihm_core.data.gripper_grasp import CARRIED_TASKS
+    The Panda's carried and slid sequences are its own motions (antipodal grasp where the object
+    fits its stroke; a flat push for a slid object that does not); the human's record a source too."""
+    from unihm_core.data.own_motions import OWN_TASKS
     from unihm_core.sim.execution import ExecutionConfig, check_sequence
 
     cfg = DatasetConfig(n=4, seed=3, hands=("panda_gripper",), render=False, shard_size=4, workers=1,
@@ -146,15 +147,16 @@ def test_sim_rule_executes_every_pair_and_invalidates_failures(tmp_path):
             assert not r["hands_valid"]["panda_gripper"]
             assert f"sim: {res['failure']}" in r["hand_reject_reasons"]["panda_gripper"]
         source = r["grasp_source"]["panda_gripper"]
-        assert source in ("retargeted", "antipodal_top", "antipodal_side")
-        if source != "retargeted":  # the gripper's own pick: jaws open at the start, closed when the object moves
-            assert r["task"] in CARRIED_TASKS
+        assert source in ("retargeted", "antipodal_top", "antipodal_side", "flat_push")
+        assert (source == "retargeted") == (r["task"] not in OWN_TASKS)  # carried and slid: its own motion
+        if source.startswith("antipodal"):  # the gripper's own pick: jaws open at the start, closed when the object moves
             q = arrays["q/panda_gripper"]
             assert q[0, 6] == pytest.approx(panda.upper[6])
             assert q[r["phases"]["manipulation"][0], 6] < panda.upper[6] - 0.005
     succeeded = sum(r["sim"]["panda_gripper"]["success"] for r in ds.records)
     assert card["sim_success"]["panda_gripper"]["all"][0] == succeeded
     assert any(r["grasp_source"]["panda_gripper"] != "retargeted" for r in ds.records)
+    assert all(r["grasp_source"]["human"] in ("synthesized", "pinch_top", "flat_push") for r in ds.records)
     ds.close()
 
 

@@ -114,18 +114,20 @@ class HandAxes:
 
 
 def hand_axes(model: HandModel) -> HandAxes:
-    """:class:`HandAxes` of a hand with a thumb (``fingers[0] == "thumb"``) and >= 2 fingers."""
+    """:class:`HandAxes` of a hand (for a parallel gripper the "palm normal" is the second jaw's
+    closing direction; only hands with a thumb have the pinch grasps)."""
     from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
 
     q_open, q_power, q_pinch = (preset_pose(model, n) for n in ("open", "power grasp", "pinch"))
     t_open, t_power, t_pinch = (model.fingertip_positions(q) for q in (q_open, q_power, q_pinch))
-    f = t_open[1:].mean(0)
+    thumb = bool(model.spec.fingers) and model.spec.fingers[0] == "thumb"
+    f = (t_open[1:] if thumb else t_open).mean(0)
     f /= np.linalg.norm(f)
     n = (t_power[1:] - t_open[1:]).mean(0)
     n -= (n @ f) * f
     n /= np.linalg.norm(n)
     s = np.cross(f, n)
-    mid = 0.5 * (t_open[1] + t_open[2])
+    mid = t_open[1:3].mean(0)  # index and middle (a gripper's second jaw alone)
     spread = (t_open - mid) @ s
     spread[0] = 0.0
     spec = model.spec
@@ -272,7 +274,7 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hi
             # push down that the lift has to overcome; tilted down, the squeeze lifts
             score = quality - TILT_PENALTY * max(float(n[:, 2].max()), 0.0)
             width = float(a.max() - a.min())
-            ranked.append(((round(score, 2), -width, -depth), u, v, cv, float(a.min()), float(a.max()), z, quality))
+            ranked.append(((round(score, 1), -width, -depth), u, v, cv, float(a.min()), float(a.max()), z, quality))
     ranked.sort(key=lambda x: x[0], reverse=True)
     q_pinch = preset_pose(model, "pinch")
     R_h = np.stack([ax.finger, ax.palm, np.cross(ax.finger, ax.palm)], axis=1)  # hand axes as columns

@@ -152,7 +152,7 @@ class ExecutionConfig:
     finger_stiffness: float = 80.0
     finger_damping: float = 0.5
     finger_torque_limit: float = 5.0
-    prismatic_stiffness: float = 2.0e3
+    prismatic_stiffness: float = 8.0e3
     prismatic_damping: float = 20.0
     prismatic_force_limit: float = 70.0
     friction: float = 1.0
