@@ -68,7 +68,8 @@ class DatasetConfig:
     ``grasp_checks``: for carried and slid tasks every hand (the human hand included) gets its own
     motion instead of the retargeted (synthesised) one: a gripper's antipodal grasp, a hand with
     a thumb's top-down thumb-against-fingers grasp, slid along the table for push/pull, or a flat
-    push (:mod:`unihm_core.data.own_motions`). With ``sim_check`` up to this many candidate grasps
+    push; for open/close a hand with a thumb pinches the handle and moves it with the joint
+    (:mod:`unihm_core.data.own_motions`). With ``sim_check`` up to this many candidate grasps
     (plus the flat push) are executed and the first that holds is kept (its execution is the
     pair's ``sim`` record), else the best-ranked one. Without ``sim_check`` the best-ranked
     candidate is kept unchecked.
@@ -205,7 +206,8 @@ class _Worker:
                 q = self._refine(hand, q, human.object_poses, s2)
             model = load_hand(hand)
             q = rigid_carry(model, q, human.object_poses, moving)
-            own = own_trajectories(model, pts, nrm, human.object_poses, moving, task)  # its own grasp or push
+            own = own_trajectories(model, pts, nrm, human.object_poses, moving, task, obj=obj,
+                                   joint_values=human.joint_values)  # its own grasp or push
             grasp_source[hand] = own[0][1] if own else "retargeted"
             if own and (cfg.sim_check or cfg.sim_reject):
                 (q, grasp_source[hand]), checked[hand] = self._first_holding(stub, arrays, hand, own)
@@ -219,7 +221,8 @@ class _Worker:
         # the human hand picks its carried objects the same way (the robots above were retargeted
         # from the synthesised human's keypoints, which stay the source of every other task)
         human_model = load_hand("human")
-        own = own_trajectories(human_model, pts, nrm, human.object_poses, moving, task)
+        own = own_trajectories(human_model, pts, nrm, human.object_poses, moving, task, obj=obj,
+                               joint_values=human.joint_values)
         grasp_source["human"] = own[0][1] if own else "synthesized"
         if own:
             q = own[0][0]

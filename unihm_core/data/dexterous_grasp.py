@@ -60,7 +60,7 @@ that succeeds, else the first candidate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -162,6 +162,7 @@ class PinchGrasp:
         tip_error: distance from its target of the thumb tip or of the second-best placed
             finger tip, whichever is larger (a grasp needs the thumb and two opposing fingers).
         penetration: deepest non-tip collision sphere in the object or the table.
+        approach: ``(3,)`` the direction the palm faces and the hand came in along.
     """
 
     q: np.ndarray
@@ -171,16 +172,34 @@ class PinchGrasp:
     quality: float
     tip_error: float
     penetration: float
+    approach: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, -1.0]))
+
+
+def _hull_distance(planes: list[np.ndarray], X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Signed distance of ``X`` ``(S, 3)`` to the nearest of several convex hulls and that hull's
+    facet normal (:func:`unihm_core.refine.whole_hand.hull_distance`)."""
+    from unihm_core.refine.whole_hand import hull_distance  # noqa: PLC0415
+
+    best_d, best_n = None, None
+    for pl in planes:
+        d, n = hull_distance(pl, X)
+        if best_d is None:
+            best_d, best_n = d, n
+        else:
+            closer = d < best_d
+            best_d, best_n = np.where(closer, d, best_d), np.where(closer[:, None], n, best_n)
+    return best_d, best_n
 
 
 def _ik(model: HandModel, q: np.ndarray, tips: dict[int, tuple[np.ndarray, float]], knuckles: tuple[str, ...],
-        knuckle_z: float | None, wrist_free: bool, planes: np.ndarray | None = None, iters: int = 80,
-        damping: float = 0.01) -> np.ndarray:
-    """Damped least squares on the state: fingertip ``k`` to ``tips[k] = (target, weight)``, the
-    knuckles' mean height at least ``knuckle_z``, every non-fingertip collision sphere
-    :data:`LINK_MARGIN` outside the convex hull ``planes``; the wrist fixed unless ``wrist_free``."""
+        knuckle_limit: tuple[np.ndarray, float] | None, wrist_free: bool, planes: list[np.ndarray] | None = None,
+        iters: int = 80, damping: float = 0.01) -> np.ndarray:
+    """Damped least squares on the state: fingertip ``k`` to ``tips[k] = (target, weight)``; the
+    knuckles' mean ``m`` kept on the near side of a plane, ``m . a <= limit`` for
+    ``knuckle_limit = (a, limit)`` (the palm stays out of the object); with ``planes``, every
+    non-fingertip collision sphere :data:`LINK_MARGIN` outside those convex hulls and every
+    sphere as far above the table; the wrist fixed unless ``wrist_free``."""
     from unihm_core.refine.hand_spheres import hand_spheres, sphere_kinematics  # noqa: PLC0415
-    from unihm_core.refine.whole_hand import hull_distance  # noqa: PLC0415
 
     q = q.copy()
     D = model.dof
@@ -194,19 +213,24 @@ def _ik(model: HandModel, q: np.ndarray, tips: dict[int, tuple[np.ndarray, float
         pos, J = model.fingertip_jacobians(q, unchecked=True)
         r = [(tgt - pos[rows_k].reshape(-1)) * w]
         A = [J[rows_k].reshape(-1, D)[:, cols] * w[:, None]]
-        if knuckle_z is not None:
+        if knuckle_limit is not None:
+            a, limit = knuckle_limit
             kp, KJ = model.frame_jacobians(q, knuckles)
-            low = float(knuckle_z > kp[:, 2].mean())
-            r.append(np.array([KNUCKLE_WEIGHT * low * (knuckle_z - kp[:, 2].mean())]))
-            A.append(KNUCKLE_WEIGHT * low * KJ[:, 2, cols].mean(0)[None])
-        if planes is not None:
-            X, XJ = sphere_kinematics(model, q[None])
-            X, XJ = X[0][body], XJ[0][body]
-            d, nrm = hull_distance(planes, X)
+            over = float(kp.mean(0) @ a > limit)
+            r.append(np.array([KNUCKLE_WEIGHT * over * (limit - kp.mean(0) @ a)]))
+            A.append(KNUCKLE_WEIGHT * over * (a @ KJ[:, :, cols].mean(0))[None])
+        if planes:
+            X_all, XJ_all = sphere_kinematics(model, q[None])
+            X, XJ = X_all[0][body], XJ_all[0][body]
+            d, nrm = _hull_distance(planes, X)
             deep = (d < hs.radius[body] + LINK_MARGIN) & ~_near_tips(X, pos, model.spec.link_radius)
             if deep.any():
                 r.append(PENETRATION_WEIGHT * (hs.radius[body][deep] + LINK_MARGIN - d[deep]))
                 A.append(PENETRATION_WEIGHT * np.einsum("si,sid->sd", nrm[deep], XJ[deep][:, :, cols]))
+            low = X_all[0][:, 2] < hs.radius + LINK_MARGIN  # and above the table
+            if low.any():
+                r.append(PENETRATION_WEIGHT * (hs.radius[low] + LINK_MARGIN - X_all[0][low, 2]))
+                A.append(PENETRATION_WEIGHT * XJ_all[0][low][:, 2, cols])
         r, A = np.concatenate(r), np.concatenate(A)
         dq = A.T @ np.linalg.solve(A @ A.T + damping**2 * np.eye(len(r)), r)
         q[cols] += dq
@@ -222,44 +246,70 @@ def _near_tips(X: np.ndarray, tips: np.ndarray, r: float) -> np.ndarray:
     return (np.linalg.norm(X[:, None] - tips[None], axis=-1) < r).any(1)
 
 
-def _penetration(model: HandModel, q: np.ndarray, planes: np.ndarray) -> float:
-    """Deepest non-fingertip collision sphere inside the hull ``planes`` or below the table [m]."""
+def _penetration(model: HandModel, q: np.ndarray, planes: list[np.ndarray]) -> float:
+    """Deepest non-fingertip collision sphere inside one of the hulls ``planes`` or below the table [m]."""
     from unihm_core.refine.hand_spheres import hand_spheres, sphere_kinematics  # noqa: PLC0415
-    from unihm_core.refine.whole_hand import hull_distance  # noqa: PLC0415
 
     hs = hand_spheres(model)
     X = sphere_kinematics(model, q[None])[0][0]
-    d, _ = hull_distance(planes, X)
+    d, _ = _hull_distance(planes, X)
     body = (hs.tip < 0) & ~hs.table_only & ~_near_tips(X, model.fingertip_positions(q), model.spec.link_radius)
     pen = np.maximum(hs.radius[body] - d[body], 0.0)
     table = np.maximum(hs.radius - X[:, 2], 0.0)
     return float(max(pen.max(initial=0.0), table.max(initial=0.0)))
 
 
-def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hint: np.ndarray | None = None,
-                 limit: int = CANDIDATES) -> list[PinchGrasp]:
-    """Up to ``limit`` feasible thumb-against-fingers top grasps of an object given by surface
-    samples and outward normals in world coordinates (module docstring), best first."""
+DOWN = np.array([0.0, 0.0, -1.0])
+
+
+def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, limit: int = CANDIDATES, *,
+                 approach: np.ndarray = DOWN, jaw_axes: list[np.ndarray] | None = None,
+                 obstacles: list[np.ndarray] | None = None, depths: np.ndarray | None = None) -> list[PinchGrasp]:
+    """Up to ``limit`` feasible thumb-against-fingers grasps of an object part given by surface
+    samples and outward normals in world coordinates (module docstring), best first.
+
+    Args:
+        model: a hand with a thumb.
+        points, normals: ``(N, 3)`` the grasped part's surface samples and outward normals.
+        limit: most candidates returned.
+        approach: unit direction the palm faces and the hand comes in along (down: a top grasp;
+            towards a drawer's front: a handle grasp).
+        jaw_axes: thumb -> fingers unit directions to try, perpendicular to ``approach``
+            (default: :data:`YAW_STEPS` horizontal directions).
+        obstacles: convex hulls (plane arrays, :func:`~unihm_core.refine.whole_hand.hull_planes`)
+            the hand must stay out of (default: the part's own hull).
+        depths: contact depths past the part's near face along ``approach`` (default: from
+            :data:`MIN_DEPTH` by :data:`HEIGHT_STEP` to :data:`DEPTH_SHARE` of its extent, at
+            most :data:`MAX_DEPTH`).
+    """
     from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
-    from unihm_core.refine.whole_hand import hull_distance, hull_planes  # noqa: PLC0415
+    from unihm_core.refine.whole_hand import hull_planes  # noqa: PLC0415
 
     P, Nrm = np.asarray(points, float), np.asarray(normals, float)
+    a_dir = np.asarray(approach, float) / np.linalg.norm(approach)
     ax = _axes(model)
     r = model.spec.link_radius
-    top, bottom = float(P[:, 2].max()), float(P[:, 2].min())
-    planes = hull_planes(P)  # the simulation collides with the convex hull: its normals count
-    lo = max(min(DEPTH_SHARE * (top - bottom), MAX_DEPTH), MIN_DEPTH)
-    depths = np.arange(MIN_DEPTH, lo + 1e-9, HEIGHT_STEP)
+    own = hull_planes(P)  # the simulation collides with convex hulls: their normals count
+    planes = [own] if obstacles is None else list(obstacles)
+    s = P @ a_dir
+    near, far = float(s.min()), float(s.max())
+    if depths is None:
+        lo = max(min(DEPTH_SHARE * (far - near), MAX_DEPTH), MIN_DEPTH)
+        depths = np.arange(MIN_DEPTH, lo + 1e-9, HEIGHT_STEP)
+    if jaw_axes is None:
+        jaw_axes = [np.array([np.cos(th), np.sin(th), 0.0]) for th in 2 * np.pi * np.arange(YAW_STEPS) / YAW_STEPS]
     ranked = []
     for depth in depths:
-        z = max(top - depth, r + TABLE_MARGIN)
-        band = np.abs(P[:, 2] - z) <= BAND
+        level = near + depth
+        if a_dir[2] < -0.9:  # top grasp: the fingertips stay above the table
+            level = min(level, -(r + TABLE_MARGIN))
+        band = np.abs(s - level) <= BAND
         if band.sum() < 8:
             continue
-        for k in range(YAW_STEPS):
-            th = 2 * np.pi * k / YAW_STEPS
-            u = np.array([np.cos(th), np.sin(th), 0.0])
-            v = np.array([-u[1], u[0], 0.0])
+        for u in jaw_axes:
+            u = np.asarray(u, float) - (np.asarray(u, float) @ a_dir) * a_dir
+            u /= np.linalg.norm(u)
+            v = np.cross(a_dir, u)
             bv = P[band] @ v
             cv = 0.5 * (bv.max() + bv.min())
             line = band.copy()
@@ -268,22 +318,22 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hi
             if len(a) < 4:
                 continue
             ends = P[line][[int(a.argmin()), int(a.argmax())]]
-            _, n = hull_distance(planes, ends + np.array([[0, 0, 0.0]]))
+            _, n = _hull_distance([own], ends)
             quality = float(min(n[1] @ u, -(n[0] @ u)))
             # a normal tilted up (a shoulder, a ball above its equator) turns the squeeze into a
             # push down that the lift has to overcome; tilted down, the squeeze lifts
-            score = quality - TILT_PENALTY * max(float(n[:, 2].max()), 0.0)
+            score = quality - TILT_PENALTY * max(float(n[:, 2].max()), 0.0) if a_dir[2] < -0.9 else quality
             width = float(a.max() - a.min())
-            ranked.append(((round(score, 1), -width, -depth), u, v, cv, float(a.min()), float(a.max()), z, quality))
+            ranked.append(((round(score, 1), -width, -depth), u, v, cv, float(a.min()), float(a.max()), level, quality))
     ranked.sort(key=lambda x: x[0], reverse=True)
     q_pinch = preset_pose(model, "pinch")
     R_h = np.stack([ax.finger, ax.palm, np.cross(ax.finger, ax.palm)], axis=1)  # hand axes as columns
+    knuckle_limit = (a_dir, near - KNUCKLE_CLEARANCE)
     out = []
-    for _, u, v, cv, a_lo, a_hi, z, quality in ranked:
-        down = np.array([0.0, 0.0, -1.0])
-        R_w = np.stack([u, down, np.cross(u, down)], axis=1)
-        R = R_w @ R_h.T  # maps the finger axis to u, the palm normal down
-        base = cv * v + np.array([0.0, 0.0, z])
+    for _, u, v, cv, a_lo, a_hi, level, quality in ranked:
+        R_w = np.stack([u, a_dir, np.cross(u, a_dir)], axis=1)
+        R = R_w @ R_h.T  # maps the finger axis to u, the palm normal along the approach
+        base = cv * v + level * a_dir
         A = a_lo * u + base - (r - SQUEEZE) * u
         B = a_hi * u + base + (r - SQUEEZE) * u
         side = R @ np.cross(ax.finger, ax.palm)
@@ -296,8 +346,8 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hi
         tip0 = model.fingertip_positions(q0)
         W[:3, 3] = 0.5 * (A + B) - R @ (0.5 * (tip0[0] + 0.5 * (tip0[1] + tip0[2])))
         q0[:6] = wrist_pose_to_q(W[None])[0]
-        q = _ik(model, q0, tips, ax.knuckles, top + KNUCKLE_CLEARANCE, wrist_free=True)
-        q = _ik(model, q, tips, ax.knuckles, top + KNUCKLE_CLEARANCE, wrist_free=True, planes=planes, iters=60)
+        q = _ik(model, q0, tips, ax.knuckles, knuckle_limit, wrist_free=True)
+        q = _ik(model, q, tips, ax.knuckles, knuckle_limit, wrist_free=True, planes=planes, iters=60)
         pos = model.fingertip_positions(q)
         errs = np.array([np.linalg.norm(pos[i] - tips[i][0]) for i in sorted(tips)])
         err = float(max(errs[0], np.sort(errs[1:])[1]))  # the thumb and two opposing fingertips
@@ -308,14 +358,13 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hi
             continue
         pre_tips = {i: (t - OPEN_MARGIN * u if i == 0 else t + OPEN_MARGIN * u, w) for i, (t, w) in tips.items()}
         q_pre = _ik(model, q, pre_tips, ax.knuckles, None, wrist_free=False, planes=planes)
-        # the pre-grasp must be clear where the hand comes down: at the grasp height and above
+        # the pre-grasp must be clear where the hand comes in
         if _penetration(model, q_pre, planes) > MAX_LINK_PENETRATION:
             continue
-        pre_pos = model.fingertip_positions(q_pre)
-        d_pre, _ = hull_distance(planes, pre_pos)
+        d_pre, _ = _hull_distance(planes, model.fingertip_positions(q_pre))
         if (d_pre < r).any():
             continue
-        out.append(PinchGrasp(q, q_pre, u, a_hi - a_lo, quality, err, pen))
+        out.append(PinchGrasp(q, q_pre, u, a_hi - a_lo, quality, err, pen, a_dir))
         if len(out) >= limit:
             break
     return out
@@ -324,14 +373,15 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, q_hi
 def _trajectory(model: HandModel, grasp: PinchGrasp, P: np.ndarray, a: int, last: int) -> np.ndarray:
     T, nw = len(P), model.n_wrist
     W_g = q_to_wrist_pose(grasp.q[None, :6])[0]
+    back = -np.asarray(grasp.approach, float)  # the way the hand came in (up, for a top grasp)
     wrists = np.empty((T, 4, 4))
     fingers = np.empty((T, model.dof - nw))
     f_pre, f_g = grasp.q_pre[nw:], grasp.q[nw:]
     n_app = max(2, int(round(APPROACH_SHARE * (a + 1))))
     s = min_jerk(n_app)
-    up = np.eye(4)
     for t in range(n_app):
-        wrists[t] = _lifted(W_g, PREGRASP_HEIGHT * (1.0 - s[t]))
+        wrists[t] = W_g
+        wrists[t, :3, 3] = W_g[:3, 3] + back * PREGRASP_HEIGHT * (1.0 - s[t])
     fingers[:n_app] = f_pre
     wrists[n_app:a + 1] = W_g
     n_close = a + 1 - n_app
@@ -343,7 +393,8 @@ def _trajectory(model: HandModel, grasp: PinchGrasp, P: np.ndarray, a: int, last
     if P[-1, 2, 3] - P[0, 2, 3] > RESTING:  # left in the air: held to the end
         wrists[last + 1:] = P[last + 1:] @ in_obj
         fingers[last + 1:] = f_g
-    else:
+    else:  # open the digits, then back off the way the hand came in (rotated with the object)
+        away = (P[last, :3, :3] @ np.linalg.inv(P[a, :3, :3])) @ back
         n_rel = min(RELEASE_FRAMES, T - 1 - last)
         for k in range(1, n_rel + 1):
             wrists[last + k] = wrists[last]
@@ -351,9 +402,9 @@ def _trajectory(model: HandModel, grasp: PinchGrasp, P: np.ndarray, a: int, last
         rest = T - 1 - last - n_rel
         s = min_jerk(rest + 1)[1:]
         for k in range(rest):
-            wrists[last + n_rel + 1 + k] = _lifted(wrists[last], PREGRASP_HEIGHT * s[k])
+            wrists[last + n_rel + 1 + k] = wrists[last]
+            wrists[last + n_rel + 1 + k, :3, 3] = wrists[last, :3, 3] + away * PREGRASP_HEIGHT * s[k]
             fingers[last + n_rel + 1 + k] = f_pre
-    del up
     q = np.zeros((T, model.dof))
     q[:, :nw] = wrist_pose_to_q(wrists)
     q[0, 3:6] = nearest_euler(wrists[0, :3, :3], grasp.q[3:6])
@@ -363,21 +414,142 @@ def _trajectory(model: HandModel, grasp: PinchGrasp, P: np.ndarray, a: int, last
     return model.clamp(q)
 
 
+def _anchor(moving: np.ndarray) -> tuple[int, int] | None:
+    runs = moving_runs(_fill_gaps(np.asarray(moving, bool)))
+    if not runs:
+        return None
+    a = max(runs[0][0] - 1, 0)
+    return (a, runs[-1][1]) if a >= 4 else None
+
+
 def dexterous_trajectories(model: HandModel, points_obj: np.ndarray, normals_obj: np.ndarray,
                            object_poses: np.ndarray, moving: np.ndarray, task: str,
                            limit: int = CANDIDATES) -> list[tuple[np.ndarray, PinchGrasp]]:
     """Candidate ``(T, D)`` trajectories (with their grasps), best first, for a carried task of a
     hand with a thumb; empty for other tasks, a static object, or no feasible grasp."""
-    if task not in CARRIED_TASKS or not model.spec.fingers or model.spec.fingers[0] != "thumb":
+    if task not in CARRIED_TASKS or not _has_thumb(model):
         return []
     P = np.asarray(object_poses, float)
-    runs = moving_runs(_fill_gaps(np.asarray(moving, bool)))
-    if not runs:
+    span = _anchor(moving)
+    if span is None:
         return []
-    first, last = runs[0][0], runs[-1][1]
-    a = max(first - 1, 0)
-    if a < 4:
-        return []
+    a, last = span
     pts = np.asarray(points_obj, float) @ P[a, :3, :3].T + P[a, :3, 3]
     nrm = np.asarray(normals_obj, float) @ P[a, :3, :3].T
     return [(_trajectory(model, g, P, a, last), g) for g in pinch_grasps(model, pts, nrm, limit=limit)]
+
+
+def _has_thumb(model: HandModel) -> bool:
+    return bool(model.spec.fingers) and model.spec.fingers[0] == "thumb"
+
+
+def handle_grasps(model: HandModel, points: np.ndarray, inward: np.ndarray, obstacles: list[np.ndarray],
+                  behind: float | None = None, limit: int = CANDIDATES) -> list[PinchGrasp]:
+    """Thumb-below, fingers-above pinches of a handle bar (surface samples ``(N, 3)``, world),
+    the hand in front of it with the palm down and the fingers pointing ``inward`` (horizontal
+    unit, towards the object), curled over the bar; best first.
+
+    The thumb tip goes :data:`SQUEEZE` into the bar's bottom face and the index and middle tips
+    into its top face, all at the bar's middle along ``inward`` but at least a fingertip radius
+    in front of ``behind`` (the face the bar sticks out of, along ``inward``); the ring and little
+    tips beside them (lower weight). Candidates differ in where along the bar the hand sits.
+    """
+    from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
+
+    P = np.asarray(points, float)
+    i_dir = np.asarray(inward, float)
+    lat = np.cross(np.array([0.0, 0.0, 1.0]), i_dir)
+    ax = _axes(model)
+    r = model.spec.link_radius
+    z_top, z_bot = float(P[:, 2].max()), float(P[:, 2].min())
+    si = P @ i_dir
+    depth = 0.5 * (si.min() + si.max())
+    if behind is not None:
+        depth = min(depth, behind - r - 0.001)
+    sl = P @ lat
+    R_h = np.stack([ax.finger, ax.palm, np.cross(ax.finger, ax.palm)], axis=1)
+    R_w = np.stack([i_dir, DOWN, np.cross(i_dir, DOWN)], axis=1)
+    R = R_w @ R_h.T  # fingers point inward, the palm down
+    side = R @ np.cross(ax.finger, ax.palm)
+    q_pinch = preset_pose(model, "pinch")
+    knuckle_limit = (DOWN, -(z_top + KNUCKLE_CLEARANCE))
+    out = []
+    for shift in (0.0, -0.01, 0.01):
+        c = (0.5 * (sl.min() + sl.max()) + shift) * lat + depth * i_dir
+        A = c + (z_bot - (r - SQUEEZE)) * np.array([0, 0, 1.0])
+        B = c + (z_top + (r - SQUEEZE)) * np.array([0, 0, 1.0])
+        tips = {0: (A, 1.0)}
+        for k in range(1, len(ax.spread)):
+            tips[k] = (B + ax.spread[k] * side, 1.0 if k <= 2 else SIDE_WEIGHT)
+        q0 = q_pinch.copy()
+        W = np.eye(4)
+        W[:3, :3] = R
+        tip0 = model.fingertip_positions(q0)
+        W[:3, 3] = 0.5 * (A + B) - R @ (0.5 * (tip0[0] + 0.5 * (tip0[1] + tip0[2])))
+        q0[:6] = wrist_pose_to_q(W[None])[0]
+        q = _ik(model, q0, tips, ax.knuckles, knuckle_limit, wrist_free=True)
+        q = _ik(model, q, tips, ax.knuckles, knuckle_limit, wrist_free=True, planes=obstacles, iters=60)
+        pos = model.fingertip_positions(q)
+        errs = np.array([np.linalg.norm(pos[k] - tips[k][0]) for k in sorted(tips)])
+        err = float(max(errs[0], np.sort(errs[1:])[1]))
+        if err > IK_TOLERANCE:
+            continue
+        pen = _penetration(model, q, obstacles)
+        if pen > MAX_LINK_PENETRATION:
+            continue
+        up = np.array([0, 0, 1.0])
+        pre_tips = {k: (t - OPEN_MARGIN * up if k == 0 else t + OPEN_MARGIN * up, w) for k, (t, w) in tips.items()}
+        q_pre = _ik(model, q, pre_tips, ax.knuckles, None, wrist_free=False, planes=obstacles)
+        if _penetration(model, q_pre, obstacles) > MAX_LINK_PENETRATION:
+            continue
+        out.append(PinchGrasp(q, q_pre, up, z_top - z_bot, 1.0, err, pen, i_dir))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def handle_trajectories(model: HandModel, handle_obj: np.ndarray, handle_normals: np.ndarray,
+                        obstacles_obj: list[np.ndarray], static_obstacles: list[np.ndarray],
+                        object_poses: np.ndarray, moving: np.ndarray, front_obj: np.ndarray,
+                        limit: int = CANDIDATES) -> list[tuple[np.ndarray, PinchGrasp]]:
+    """Candidate trajectories that pinch an articulated object's handle (a drawer's bar, a lid's
+    tab; :func:`handle_grasps`) and move it with the joint (open and close alike), coming in
+    against the object's front.
+
+    Args:
+        model: a hand with a thumb.
+        handle_obj, handle_normals: ``(N, 3)`` the handle's surface samples and outward normals in
+            the moving part's frame (joint closed).
+        obstacles_obj: ``(M_k, 3)`` vertices of the moving part's other convex pieces (same frame).
+        static_obstacles: ``(M_k, 3)`` vertices of the static parts' convex pieces, world.
+        object_poses: ``(T, 4, 4)`` the moving part's planned world poses; moving: its moving frames.
+        front_obj: ``(3,)`` the object's front direction in the moving part's frame.
+    """
+    from unihm_core.refine.whole_hand import hull_planes  # noqa: PLC0415
+
+    if not _has_thumb(model):
+        return []
+    P = np.asarray(object_poses, float)
+    span = _anchor(moving)
+    if span is None:
+        return []
+    a, last = span
+    R, t = P[a, :3, :3], P[a, :3, 3]
+    pts = np.asarray(handle_obj, float) @ R.T + t
+    moving_pieces = [np.asarray(o, float) @ R.T + t for o in obstacles_obj]
+    obstacles = [hull_planes(pts)] + [hull_planes(o) for o in moving_pieces]
+    obstacles += [hull_planes(np.asarray(o, float)) for o in static_obstacles]
+    inward = -(R @ np.asarray(front_obj, float))
+    inward[2] = 0.0
+    inward /= np.linalg.norm(inward)
+    # the face the handle sticks out of: the nearest face of the moving part behind it
+    centre = pts.mean(0)
+    behind = None
+    for o in moving_pieces:
+        lat = np.abs((o - centre) @ np.cross([0.0, 0.0, 1.0], inward))
+        vert = np.abs(o[:, 2] - centre[2])
+        ahead = (o @ inward)[(lat < 0.02) & (vert < 0.02)]
+        if len(ahead) and ahead.min() > (pts @ inward).min():
+            behind = ahead.min() if behind is None else min(behind, ahead.min())
+    grasps = handle_grasps(model, pts, inward, obstacles, behind=behind, limit=limit)
+    return [(_trajectory(model, g, P, a, last), g) for g in grasps]

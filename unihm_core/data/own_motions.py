@@ -15,23 +15,53 @@ first, and (with ``--sim-check``) keeps the first that the execution check confi
   pusher lets the object turn and slide off sideways); grasp-and-slide for 10 of 13 Shadow and
   9 of 13 Inspire sequences, and the flat push rescued none of the rest.
 
-Open/close (drawers, lids) keep the retargeted motion.
+* open / close with a known joint (drawer, lidded box): the handle (a drawer's bar, a lid's tab)
+  pinched thumb below, fingers above, coming in against the object's front, and moved with the
+  joint (:func:`unihm_core.data.dexterous_grasp.handle_trajectories`); hands without a thumb
+  (the gripper) keep the retargeted motion.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from unihm_core.data.dexterous_grasp import dexterous_trajectories
+from unihm_core.data.dexterous_grasp import dexterous_trajectories, handle_trajectories
 from unihm_core.data.gripper_grasp import CARRIED_TASKS, GRIPPERS, gripper_trajectory
 from unihm_core.data.push_contact import SLID_TASKS, push_trajectory
 from unihm_core.hands.model import HandModel
 
 OWN_TASKS = CARRIED_TASKS + SLID_TASKS
+ARTICULATED_TASKS = ("open", "close")
+HANDLE_PARTS = ("handle", "tab")
+FRONT = np.array([0.0, -1.0, 0.0])  # an object's front, in its own frame (unihm_core.data.objects)
+
+
+def articulated_inputs(obj, joint_values: np.ndarray, object_poses: np.ndarray, samples: int = 600):
+    """What :func:`~unihm_core.data.dexterous_grasp.handle_trajectories` needs of an articulated
+    object: the handle's surface samples and normals and the moving part's other convex pieces
+    (moving-part frame, joint closed), and the static parts' convex pieces in world coordinates
+    at the planned poses; None when the object has no handle part."""
+    import trimesh  # noqa: PLC0415
+
+    from unihm_core.sim.execution import _convex_pieces  # noqa: PLC0415
+
+    handles = [p.mesh for p in obj.parts if p.moving and p.name in HANDLE_PARTS]
+    if not handles or obj.joint is None:
+        return None
+    handle = trimesh.util.concatenate(handles)
+    pts, faces = trimesh.sample.sample_surface_even(handle, samples, seed=0)
+    nrm = handle.face_normals[faces]
+    others = [p.mesh for p in obj.parts if p.moving and p.name not in HANDLE_PARTS]
+    moving = [np.asarray(h.vertices) for h in _convex_pieces(trimesh.util.concatenate(others))] if others else []
+    P0 = np.asarray(object_poses[0], float)
+    base = P0 @ np.linalg.inv(obj.joint.transform(float(np.clip(joint_values[0], obj.joint.lower, obj.joint.upper))))
+    static = [np.asarray(h.vertices) @ base[:3, :3].T + base[:3, 3] for h in _convex_pieces(obj.static_mesh)]
+    return np.asarray(pts), np.asarray(nrm), moving, static
 
 
 def own_trajectories(model: HandModel, points_obj: np.ndarray, normals_obj: np.ndarray, object_poses: np.ndarray,
-                     moving: np.ndarray, task: str, limit: int = 3) -> list[tuple[np.ndarray, str]]:
+                     moving: np.ndarray, task: str, limit: int = 3, *, obj=None,
+                     joint_values: np.ndarray | None = None) -> list[tuple[np.ndarray, str]]:
     """Candidate ``(T, D)`` trajectories of ``model`` for a sequence, best first, each with its
     source (``"antipodal_top"``, ``"antipodal_side"``, ``"pinch_top"``, ``"flat_push"``); empty
     for tasks the hand keeps the retargeted motion for (module docstring).
@@ -42,7 +72,16 @@ def own_trajectories(model: HandModel, points_obj: np.ndarray, normals_obj: np.n
         object_poses: ``(T, 4, 4)`` planned object poses; moving: ``(T,)`` its moving frames.
         task: the sequence's task.
         limit: at most this many grasp candidates (the flat push comes on top for slid tasks).
+        obj, joint_values: the articulated object (:class:`~unihm_core.data.objects.ProceduralObject`)
+            and its planned joint values, for open / close.
     """
+    if task in ARTICULATED_TASKS and obj is not None and joint_values is not None and model.name not in GRIPPERS:
+        inputs = articulated_inputs(obj, joint_values, object_poses)
+        if inputs is None:
+            return []
+        hp, hn, mov, static = inputs
+        return [(q, "handle_pinch") for q, _ in handle_trajectories(model, hp, hn, mov, static, object_poses, moving,
+                                                                    FRONT, limit=limit)]
     if task not in OWN_TASKS:
         return []
     as_carried = task if task in CARRIED_TASKS else "grab"  # held, then slid along the plan
