@@ -69,3 +69,16 @@ def test_static_object_needs_no_contact(sphere):
     tips, wrist = _grasp(poses, offsets=(0.05, 0.05, 0.05))
     assert validate_sequence(tips, wrist, poses, sphere).ok
     assert not moving_frames(poses).any()
+
+
+def test_robot_fingertip_spheres_are_measured_from_their_surface(sphere):
+    """A robot fingertip is a sphere's centre: one radius off the surface it touches, and on the
+    surface it is a radius deep inside."""
+    r = 0.01
+    poses = _lift()
+    tips, wrist = _grasp(poses, offsets=(r + 0.001, r + 0.001, r + 0.001))
+    assert validate_sequence(tips, wrist, poses, sphere, tip_radius=r).ok
+    assert "no_contact_while_moving" in validate_sequence(tips, wrist, poses, sphere).reasons
+    on_surface, _ = _grasp(poses)
+    rep = validate_sequence(on_surface, wrist, poses, sphere, tip_radius=r)
+    assert "penetration" in rep.reasons and rep.max_penetration == pytest.approx(r - 0.001, abs=0.0015)

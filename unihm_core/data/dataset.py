@@ -213,7 +213,8 @@ class _Worker:
                 (q, grasp_source[hand]), checked[hand] = self._first_holding(stub, arrays, hand, own)
             elif own:
                 q = own[0][0]
-            rep = validate_sequence(model.fingertip_positions(q), q_to_wrist_pose(q[:, :6]), human.object_poses, surface)
+            rep = validate_sequence(model.fingertip_positions(q), q_to_wrist_pose(q[:, :6]), human.object_poses, surface,
+                                    tip_radius=model.spec.link_radius)
             hands_valid[hand] = rep.ok
             hand_reasons[hand] = list(rep.reasons)
             tip_error[hand] = round(float(res.tip_error.mean()), 5)

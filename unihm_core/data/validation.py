@@ -11,7 +11,9 @@ Rules, each returning a reason string when violated (the build counts rejects pe
   moving frame).
 
 Distances are point-to-plane distances to oriented surface samples of the manipulated body
-(:class:`~unihm_core.data.motions.SurfaceModel`), evaluated in the object frame.
+(:class:`~unihm_core.data.motions.SurfaceModel`), evaluated in the object frame, from the
+fingertip's surface: a robot hand's fingertip is the centre of a sphere of its ``link_radius``
+(the shape the execution check simulates), so its distance is the centre's less that radius.
 """
 
 from __future__ import annotations
@@ -61,16 +63,19 @@ def fingertip_distances(fingertips: np.ndarray, object_poses: np.ndarray, surfac
 
 
 def validate_sequence(fingertips: np.ndarray, wrist_poses: np.ndarray, object_poses: np.ndarray,
-                      surface: SurfaceModel) -> ValidationReport:
+                      surface: SurfaceModel, tip_radius: float = 0.0) -> ValidationReport:
     """Check the rules of the module docstring.
 
     Args:
         fingertips: ``(T, F, 3)`` world fingertip positions [m].
+        tip_radius: the fingertips are the centres of spheres of this radius (a robot hand model's
+            ``link_radius``): distances are measured from the sphere's surface. 0 for points on
+            the skin (the synthetic human's keypoints).
         wrist_poses: ``(T, 4, 4)`` world wrist (root link) poses.
         object_poses: ``(T, 4, 4)`` world poses of the manipulated body.
         surface: oriented surface samples of that body in its own frame.
     """
-    d = fingertip_distances(fingertips, object_poses, surface)
+    d = fingertip_distances(fingertips, object_poses, surface) - float(tip_radius)
     moving = moving_frames(object_poses)
     reasons = []
     max_pen = float(max(0.0, -d.min()))
