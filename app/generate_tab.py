@@ -44,29 +44,17 @@ def video_renderer():
         return _video_renderer or None
 
 
-def _object_mesh(result):
-    """A mesh of the target for rendering (the export's ``target.obj``: convex hull of its surface)."""
-    from unihm_core.export import target_mesh
-
-    return target_mesh(result)
-
-
 def render_video(result, out_dir: Path, on_frame=None) -> Path | None:
-    """Write ``render.mp4`` (raw | refined, camera | side view) or return None without Vulkan;
-    ``on_frame(done, total)`` after each frame."""
+    """Write ``render.mp4`` (raw | refined, camera | side view) with the shared renderer through
+    the core's one video function (:func:`unihm_core.sim.video.render_result`), or return None
+    without Vulkan; ``on_frame(done, total)`` after each frame."""
+    from unihm_core.sim.video import render_result
+
     vr = video_renderer()
     if vr is None:
         return None
-    e = result.energies
-    raw_c = np.asarray(e["raw"]["contact"]) if "raw" in e else None
-    ref_c = np.asarray(e["refined"]["contact"]) if "refined" in e else None
-    cam = result.scene.camera_to_world
     with _video_lock:
-        frames = vr.frames(result.hand, result.raw.q, None if result.refined is None else result.refined.q,
-                           _object_mesh(result), result.plan.object_poses, camera_extrinsics=cam,
-                           contact_energy_raw=raw_c, contact_energy_refined=ref_c, stride=RENDER_STRIDE,
-                           on_frame=on_frame)
-        return vr.write_mp4(frames, out_dir / "render.mp4")
+        return render_result(result, out_dir / "render.mp4", renderer=vr, stride=RENDER_STRIDE, on_frame=on_frame)
 
 
 def export_files(result, out_dir: Path, add_files=None) -> list[str]:
@@ -96,16 +84,15 @@ def physics_rows(result) -> list[list]:
 
 def render_physics_video(result, out_dir: Path, on_frame=None) -> Path | None:
     """Write ``physics.mp4``: the simulated replay of the refined (else raw) trajectory, hand and
-    object as physics moved them; None without Vulkan or without a physics row."""
-    rep = result.physics.get("refined") or result.physics.get("raw")
+    object as physics moved them (:func:`unihm_core.sim.video.render_replay`); None without
+    Vulkan or without a physics row."""
+    from unihm_core.sim.video import render_replay
+
     vr = video_renderer()
-    if vr is None or rep is None:
+    if vr is None:
         return None
     with _video_lock:
-        frames = vr.frames(result.hand, rep.hand_q, None, _object_mesh(result), rep.object_poses,
-                           camera_extrinsics=result.scene.camera_to_world, stride=RENDER_STRIDE,
-                           names=("simulated", ""), on_frame=on_frame)
-        return vr.write_mp4(frames, out_dir / "physics.mp4")
+        return render_replay(result, out_dir / "physics.mp4", renderer=vr, stride=RENDER_STRIDE, on_frame=on_frame)
 
 
 METRIC_LABELS = {  # unihm_core.metrics.physical: fingertips against the target's surface samples
@@ -123,6 +110,12 @@ def metrics_rows(result) -> list[list]:
     for key, label in METRIC_LABELS.items():
         rows.append([label, result.metrics["raw"][key], result.metrics.get("refined", {}).get(key, "—")])
     return rows
+
+
+#: The Generate / Re-refine outputs in order (``_outputs`` returns them so; the state is last and
+#: ``files`` stays at index 13 for API clients).
+OUTPUT_NAMES = ("overlay", "instances", "explanation", "plan_plot", "video", "sim_video", "scene_plot", "energy_plot",
+                "joints_plot", "pen_plot", "metrics", "timings", "physics", "files", "run_status", "state")
 
 
 def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: RunProgress | None = None):
@@ -378,10 +371,14 @@ def create_generate_tab(pipeline_provider) -> None:
                                              "pushed ones end within 3 cm, drawers and lids reach 80 % of the travel")
                 physics_btn = gr.Button("Physics check of raw and refined")
             with gr.Tab("Export"):
-                files = gr.File(label="trajectory.json / .npz / .csv, meta.json, report.json, render.mp4",
+                files = gr.File(label="trajectory.json / .npz / .csv, meta.json, report.json, target.obj, objects/*.obj, "
+                                      "scene.json, render.mp4 (docs/EXPORT.md: formats and a replay snippet)",
                                 file_count="multiple", interactive=False)
-        outputs = [overlay, instances, explanation, plan_plot, video, sim_video, scene_plot, energy_plot, joints_plot,
-                   pen_plot, metrics, timings, physics, files, run_status, state]  # the state last
+        components = dict(overlay=overlay, instances=instances, explanation=explanation, plan_plot=plan_plot,
+                          video=video, sim_video=sim_video, scene_plot=scene_plot, energy_plot=energy_plot,
+                          joints_plot=joints_plot, pen_plot=pen_plot, metrics=metrics, timings=timings,
+                          physics=physics, files=files, run_status=run_status, state=state)
+        outputs = [components[name] for name in OUTPUT_NAMES]  # the state last
         go.click(make_generate(pipeline_provider),
                  [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,
                   lambda_c, w_gen, w_vel, w_acc, click],
