@@ -318,7 +318,8 @@ def create_generate_tab(pipeline_provider) -> None:
                 with gr.Row():
                     picked = gr.Markdown("Click on an object in the colour image (or the overlay) to select it.")
                     unpick = gr.Button("Clear selection", size="sm", scale=0)
-                hand = gr.Dropdown(list(HAND_NAMES), value="allegro", label="Hand")
+                # typed or API values are read case-insensitively by check_inputs ("Allegro", " LEAP")
+                hand = gr.Dropdown(list(HAND_NAMES), value="allegro", label="Hand", allow_custom_value=True)
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
                 with gr.Accordion("Advanced", open=False):
                     temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Sampling temperature")

@@ -122,7 +122,7 @@ def _bad_client_input(kind: str, tmp: Path) -> tuple:
     ("rgb not an image", ("colour", "not an image")),
     ("fx <= 0", ("fx=0", "finite positive")),
     ("absent object", ("could not find", "green banana", "I found: #0")),
-    ("unknown hand", ("robotiq", "not in the list of choices")),
+    ("unknown hand", ("unknown hand 'robotiq'", "choose one of", "allegro")),  # typed names reach check_inputs
 ])
 def test_gradio_client_bad_inputs_get_the_message(app_url, tmp_path, kind, keywords):
     from gradio_client import Client
