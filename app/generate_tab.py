@@ -9,11 +9,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 
-from app import plots, scene3d, selection
+from app import path_overlay, plots, scene3d, selection, tokens_view
 from app.handlers import user_errors
 from app.progress import PIPELINE_STAGES, RunProgress, generate_stages, gradio_reporter
 from app.uploads import checked_image, path_file
@@ -115,7 +116,8 @@ def metrics_rows(result) -> list[list]:
 #: The Generate / Re-refine outputs in order (``_outputs`` returns them so; the state is last and
 #: ``files`` stays at index 13 for API clients).
 OUTPUT_NAMES = ("overlay", "instances", "explanation", "plan_plot", "video", "sim_video", "scene_plot", "energy_plot",
-                "joints_plot", "pen_plot", "metrics", "timings", "physics", "files", "run_status", "state")
+                "joints_plot", "pen_plot", "metrics", "timings", "physics", "files", "tokens_text", "tokens_table",
+                "tokens_plot", "path_image", "run_status", "state")
 
 
 def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: RunProgress | None = None):
@@ -158,16 +160,18 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: Ru
     explanation = f"**Task:** {result.plan.task} · **target:** #{result.target.index} {result.target.description}\n\n" \
                   f"{result.grounding.explanation}"
     if result.warnings:
-        explanation += "\n\n**Warnings:** " + "; ".join(result.warnings)
+        explanation += "\n\n**Warnings** (what to check or try):\n" + "".join(f"\n- {w}" for w in result.warnings)
     notes = list(getattr(result.plan, "notes", []))
     if notes:
-        explanation += "\n\n**Notes (nothing to do):** " + "; ".join(notes)
+        explanation += "\n\n**Notes** (nothing to do):\n" + "".join(f"\n- {n}" for n in notes)
     timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
     plan_fig, scene_fig, energy_fig, joints_fig, pen_fig = figures
     summary = run.finish()
     return (overlay, table, explanation, plan_fig, None if video is None else str(video),
             None if sim_video is None else str(sim_video), scene_fig, energy_fig, joints_fig, pen_fig,
-            metrics_rows(result), timings, physics_rows(result), files, summary, result)
+            metrics_rows(result), timings, physics_rows(result), files, tokens_view.tokens_summary(result),
+            tokens_view.token_rows(result), tokens_view.tokens_figure(result), path_overlay.path_image(result),
+            summary, result)
 
 
 def _outputs_in_new_run(result, request, render: bool, render_note: str = "", run: RunProgress | None = None):
@@ -300,8 +304,9 @@ def example_rows() -> list[list]:
     return rows
 
 
-def create_generate_tab(pipeline_provider) -> None:
-    """Add the Generate tab to the current Blocks."""
+def create_generate_tab(pipeline_provider) -> SimpleNamespace:
+    """Add the Generate tab to the current Blocks; returns its input components (``rgb``, ``depth``,
+    ``intrinsics``, ``camera_file``, ``instruction``, ``seed``, ``click``, ``hand``)."""
     with gr.Tab("Generate"):
         state = gr.State(None, time_to_live=SESSION_TTL_S)
         with gr.Row():
@@ -350,7 +355,20 @@ def create_generate_tab(pipeline_provider) -> None:
                         instances = gr.Dataframe(headers=["#", "description", "score"], label="Instances",
                                                  interactive=False)
             with gr.Tab("Plan"):
-                plan_plot = gr.Plot(label="Planned object path (top view)")
+                with gr.Row():
+                    plan_plot = gr.Plot(label="Planned object path (top view)")
+                    with gr.Column():
+                        path_image = gr.Image(label="Planned motion drawn on the colour image", interactive=False,
+                                              elem_id="plan-path-image")
+                        gr.Markdown(path_overlay.LEGEND)
+            with gr.Tab("Tokens"):
+                tokens_text = gr.Markdown("*The hand tokens the VLM wrote show here after a run.*")
+                tokens_plot = gr.Plot(label="Model probability per token slot: most likely codes (bars), sampled "
+                                            "code (◆)")
+                tokens_table = gr.Dataframe(headers=tokens_view.TOKEN_HEADERS, interactive=False,
+                                            label="Hand tokens: the frames each decodes to, its codebook index, and "
+                                                  "the codes the model found most likely",
+                                            elem_id="tokens-table")
             with gr.Tab("Hand"):
                 with gr.Row():
                     video = gr.Video(label="Raw | refined · camera view (top) and side view (bottom)", autoplay=True)
@@ -378,7 +396,8 @@ def create_generate_tab(pipeline_provider) -> None:
         components = dict(overlay=overlay, instances=instances, explanation=explanation, plan_plot=plan_plot,
                           video=video, sim_video=sim_video, scene_plot=scene_plot, energy_plot=energy_plot,
                           joints_plot=joints_plot, pen_plot=pen_plot, metrics=metrics, timings=timings,
-                          physics=physics, files=files, run_status=run_status, state=state)
+                          physics=physics, files=files, tokens_text=tokens_text, tokens_table=tokens_table,
+                          tokens_plot=tokens_plot, path_image=path_image, run_status=run_status, state=state)
         outputs = [components[name] for name in OUTPUT_NAMES]  # the state last
         go.click(make_generate(pipeline_provider),
                  [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,
@@ -395,6 +414,9 @@ def create_generate_tab(pipeline_provider) -> None:
                           [physics, sim_video, scene_plot, run_status, state],
                           api_name="physics_check", concurrency_limit=1, concurrency_id="heavy",
                           show_progress_on=[physics, run_status])
+        # the Cross-hand tab runs every hand on these same inputs
+        return SimpleNamespace(rgb=rgb, depth=depth, intrinsics=intrinsics, camera_file=camera_file,
+                               instruction=instruction, seed=seed, click=click, hand=hand)
 
 
 def cleanup_session(request: gr.Request) -> None:

@@ -221,7 +221,14 @@ def test_browser_walk(app_url, tmp_path):
             shot(page, "perception")
             page.get_by_role("tab", name="Plan", exact=True).click()
             page.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)
+            page.locator("#plan-path-image img").wait_for(timeout=60_000)  # the path drawn on the colour image
             shot(page, "plan")
+
+            page.get_by_role("tab", name="Tokens", exact=True).click()
+            table = page.locator("#tokens-table")
+            table.get_by_text("0–3", exact=True).first.wait_for(timeout=60_000)  # slot 0 decodes to frames 0-3
+            assert "hand tokens" in page.get_by_text("The VLM wrote").first.inner_text()
+            shot(page, "tokens")
 
             page.get_by_role("tab", name="Hand", exact=True).click()
             page.wait_for_selector("video", timeout=60_000)

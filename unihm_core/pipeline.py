@@ -268,16 +268,15 @@ def check_seed(seed) -> int:
 
 
 def resolve_hand(hand) -> str:
-    """A registered hand name, case- and whitespace-insensitive ("Allegro " -> "allegro")."""
-    from unihm_core.hands import available_hands
+    """A registered hand name, case- and whitespace-insensitive ("Allegro " -> "allegro", "Schunk SVH"
+    -> "schunk_svh"; :func:`unihm_core.hands.canonical_hand`); unknown names are an InputError."""
+    from unihm_core.errors import UnknownHandError
+    from unihm_core.hands import available_hands, canonical_hand
 
-    names = available_hands()
-    if isinstance(hand, str):
-        key = hand.strip().lower()
-        for name in names:
-            if name.lower() == key:
-                return name
-    raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(names)}")
+    try:
+        return canonical_hand(hand)
+    except UnknownHandError:
+        raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(available_hands())}") from None
 
 
 def check_inputs(rgb, depth, intrinsics, instruction, hand: str = "shadow", seed=0, *, click=None):
@@ -326,6 +325,31 @@ def check_instruction(text: str) -> str:
         raise InputError("the instruction has no English words I can read; the models understand English, "
                          "e.g. 'pick up the red can'")
     return text
+
+
+#: What to try after each failure kind of the execution check (:mod:`unihm_core.sim.execution`).
+PHYSICS_ADVICE = {
+    "flung": "the fingers end up inside the object and the simulator throws it out: try another seed, or "
+             "re-refine with a smaller W_gen scale so the refinement may move the fingers further out of it",
+    "penetration": "a link goes into the object or the table: try another seed, or re-refine with a smaller "
+                   "W_gen scale so the refinement may move the fingers further out of it",
+    "knocked": "the hand bumps the object before grasping it: another seed gives another approach",
+    "lost": "the grip does not hold the object: re-refine with a larger contact strength λ_c (the fingertips "
+            "are pulled onto its surface), or try another seed",
+    "never_moved": "the hand does not take the object along: re-refine with a larger contact strength λ_c, or "
+                   "try another seed",
+    "off_target": "the object does not end where planned: try another seed, or a larger contact strength λ_c",
+    "short_travel": "the drawer or lid does not move far enough: try another seed, or a larger contact "
+                    "strength λ_c",
+}
+
+
+def physics_warning(report) -> str:
+    """The warning for a refined motion that fails the execution check: what happened and what
+    to try (the prefix "physics check" marks the warnings a new check replaces)."""
+    advice = PHYSICS_ADVICE.get(report.failure, "try another seed")
+    return (f"physics check: in simulation the refined motion does not achieve the task ({report.reason}); "
+            f"{advice}. The trajectory is exported all the same; the simulated replay shows where it goes wrong")
 
 
 def plan_summary(plan) -> dict:
@@ -593,8 +617,7 @@ class Pipeline:
             return {}, [f"physics check skipped: {exc}"]
         warnings = []
         if "refined" in out and not out["refined"].success:
-            warnings.append(f"physics check: the refined motion does not achieve the task in simulation "
-                            f"({out['refined'].reason})")
+            warnings.append(physics_warning(out["refined"]))
         return out, warnings
 
     @staticmethod
