@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import gradio as gr
 import numpy as np
 
-from app import path_overlay, plots, scene3d, selection, tokens_view
+from app import path_overlay, perception_view, plots, scene3d, selection, tokens_view
 from app.handlers import user_errors
 from app.progress import PIPELINE_STAGES, RunProgress, generate_stages, gradio_reporter
 from app.uploads import checked_image, path_file
@@ -117,7 +117,7 @@ def metrics_rows(result) -> list[list]:
 #: ``files`` stays at index 13 for API clients).
 OUTPUT_NAMES = ("overlay", "instances", "explanation", "plan_plot", "video", "sim_video", "scene_plot", "energy_plot",
                 "joints_plot", "pen_plot", "metrics", "timings", "physics", "files", "tokens_text", "tokens_table",
-                "tokens_plot", "path_image", "run_status", "state")
+                "tokens_plot", "path_image", "cloud_plot", "run_status", "state")
 
 
 def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: RunProgress | None = None):
@@ -171,7 +171,7 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: Ru
             None if sim_video is None else str(sim_video), scene_fig, energy_fig, joints_fig, pen_fig,
             metrics_rows(result), timings, physics_rows(result), files, tokens_view.tokens_summary(result),
             tokens_view.token_rows(result), tokens_view.tokens_figure(result), path_overlay.path_image(result),
-            summary, result)
+            perception_view.point_cloud_figure(result), summary, result)
 
 
 def _outputs_in_new_run(result, request, render: bool, render_note: str = "", run: RunProgress | None = None):
@@ -354,6 +354,8 @@ def create_generate_tab(pipeline_provider) -> SimpleNamespace:
                         explanation = gr.Markdown()
                         instances = gr.Dataframe(headers=["#", "description", "score"], label="Instances",
                                                  interactive=False)
+                cloud_plot = gr.Plot(label="Perceived point cloud with the fitted table plane; each object's observed "
+                                           "points and its completed hidden side", elem_id="point-cloud")
             with gr.Tab("Plan"):
                 with gr.Row():
                     plan_plot = gr.Plot(label="Planned object path (top view)")
@@ -397,7 +399,8 @@ def create_generate_tab(pipeline_provider) -> SimpleNamespace:
                           video=video, sim_video=sim_video, scene_plot=scene_plot, energy_plot=energy_plot,
                           joints_plot=joints_plot, pen_plot=pen_plot, metrics=metrics, timings=timings,
                           physics=physics, files=files, tokens_text=tokens_text, tokens_table=tokens_table,
-                          tokens_plot=tokens_plot, path_image=path_image, run_status=run_status, state=state)
+                          tokens_plot=tokens_plot, path_image=path_image, cloud_plot=cloud_plot,
+                          run_status=run_status, state=state)
         outputs = [components[name] for name in OUTPUT_NAMES]  # the state last
         go.click(make_generate(pipeline_provider),
                  [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,

@@ -220,6 +220,7 @@ def test_browser_walk(app_url, tmp_path):
 
             page.get_by_role("tab", name="Perception", exact=True).click()
             assert "Task:" in page.get_by_text("Task:").first.inner_text()
+            page.locator("#point-cloud .js-plotly-plot").wait_for(timeout=60_000)  # the 3-D cloud with the table
             shot(page, "perception")
             page.get_by_role("tab", name="Plan", exact=True).click()
             page.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)

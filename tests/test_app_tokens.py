@@ -102,3 +102,31 @@ def test_outputs_carry_the_tokens_view_and_the_path_image(res, tmp_path):
     assert out["tokens_table"] == tokens_view.token_rows(res)
     assert isinstance(out["path_image"], np.ndarray) and out["path_image"].shape == res.scene.rgb.shape
     assert "**Warnings** (what to check or try):\n\n- physics check" in out["explanation"]
+
+
+def test_point_cloud_back_projects_onto_the_table_plane(res):
+    """The Perception tab's cloud: pixels off every object lie on the fitted table plane (z = 0 of
+    the table frame), the target's trace holds its perceived points, the table quad is flat."""
+    from app import perception_view
+
+    scene = res.scene
+    pts, cols = perception_view.back_project(scene, stride=4)
+    assert len(pts) > 1000 and cols.min() >= 0 and cols.max() <= 1
+    inv = np.linalg.inv(scene.table_to_world)
+    local = pts @ inv[:3, :3].T + inv[:3, 3]
+    # pixels outside every instance mask (subsampled like back_project) are mostly table
+    on_objects = np.zeros(scene.depth.shape, bool)
+    for inst in scene.instances:
+        on_objects |= inst.mask
+    d = np.asarray(scene.depth)[::4, ::4]
+    off = ~on_objects[::4, ::4][d > 0]
+    assert np.median(np.abs(local[off, 2])) < 0.01
+    fig = perception_view.point_cloud_figure(res, max_points=3000)
+    names = [t.name for t in fig.data]
+    assert len(fig.data[0].x) == 3000 and "table plane (fitted)" in names
+    target = next(t for t in fig.data if t.name.endswith("(target)"))
+    inst = scene.instances[res.target.index]
+    np.testing.assert_allclose(target.x[0], inst.points[0, 0])
+    quad = next(t for t in fig.data if t.name == "table plane (fitted)")
+    corners = np.stack([quad.x, quad.y, quad.z], 1) @ inv[:3, :3].T + inv[:3, 3]
+    np.testing.assert_allclose(corners[:, 2], 0, atol=1e-9)
