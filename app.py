@@ -19,6 +19,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     args = parser.parse_args()
+    # open3d's __init__ iterates sys.modules: imported in a request thread while the warm-up thread
+    # imports other modules, it failed with "dictionary changed size during iteration" (seen as an
+    # internal error in the perception stage of the first request). Imported here, once, before any
+    # thread starts (about 0.8 s).
+    import open3d  # noqa: F401
+
     demo = build_demo()
     # Started before launch, the warm-up's imports and compilation slowed the server's start to about 25 s.
     WARMUP.start_later(WARMUP_DELAY_S)

@@ -9,11 +9,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 
-from app import plots, scene3d, selection
+from app import path_overlay, perception_view, plots, scene3d, selection, tokens_view
 from app.handlers import user_errors
 from app.progress import PIPELINE_STAGES, RunProgress, generate_stages, gradio_reporter
 from app.uploads import checked_image, path_file
@@ -44,29 +45,17 @@ def video_renderer():
         return _video_renderer or None
 
 
-def _object_mesh(result):
-    """A mesh of the target for rendering (the export's ``target.obj``: convex hull of its surface)."""
-    from unihm_core.export import target_mesh
-
-    return target_mesh(result)
-
-
 def render_video(result, out_dir: Path, on_frame=None) -> Path | None:
-    """Write ``render.mp4`` (raw | refined, camera | side view) or return None without Vulkan;
-    ``on_frame(done, total)`` after each frame."""
+    """Write ``render.mp4`` (raw | refined, camera | side view) with the shared renderer through
+    the core's one video function (:func:`unihm_core.sim.video.render_result`), or return None
+    without Vulkan; ``on_frame(done, total)`` after each frame."""
+    from unihm_core.sim.video import render_result
+
     vr = video_renderer()
     if vr is None:
         return None
-    e = result.energies
-    raw_c = np.asarray(e["raw"]["contact"]) if "raw" in e else None
-    ref_c = np.asarray(e["refined"]["contact"]) if "refined" in e else None
-    cam = result.scene.camera_to_world
     with _video_lock:
-        frames = vr.frames(result.hand, result.raw.q, None if result.refined is None else result.refined.q,
-                           _object_mesh(result), result.plan.object_poses, camera_extrinsics=cam,
-                           contact_energy_raw=raw_c, contact_energy_refined=ref_c, stride=RENDER_STRIDE,
-                           on_frame=on_frame)
-        return vr.write_mp4(frames, out_dir / "render.mp4")
+        return render_result(result, out_dir / "render.mp4", renderer=vr, stride=RENDER_STRIDE, on_frame=on_frame)
 
 
 def export_files(result, out_dir: Path, add_files=None) -> list[str]:
@@ -96,16 +85,15 @@ def physics_rows(result) -> list[list]:
 
 def render_physics_video(result, out_dir: Path, on_frame=None) -> Path | None:
     """Write ``physics.mp4``: the simulated replay of the refined (else raw) trajectory, hand and
-    object as physics moved them; None without Vulkan or without a physics row."""
-    rep = result.physics.get("refined") or result.physics.get("raw")
+    object as physics moved them (:func:`unihm_core.sim.video.render_replay`); None without
+    Vulkan or without a physics row."""
+    from unihm_core.sim.video import render_replay
+
     vr = video_renderer()
-    if vr is None or rep is None:
+    if vr is None:
         return None
     with _video_lock:
-        frames = vr.frames(result.hand, rep.hand_q, None, _object_mesh(result), rep.object_poses,
-                           camera_extrinsics=result.scene.camera_to_world, stride=RENDER_STRIDE,
-                           names=("simulated", ""), on_frame=on_frame)
-        return vr.write_mp4(frames, out_dir / "physics.mp4")
+        return render_replay(result, out_dir / "physics.mp4", renderer=vr, stride=RENDER_STRIDE, on_frame=on_frame)
 
 
 METRIC_LABELS = {  # unihm_core.metrics.physical: fingertips against the target's surface samples
@@ -123,6 +111,13 @@ def metrics_rows(result) -> list[list]:
     for key, label in METRIC_LABELS.items():
         rows.append([label, result.metrics["raw"][key], result.metrics.get("refined", {}).get(key, "—")])
     return rows
+
+
+#: The Generate / Re-refine outputs in order (``_outputs`` returns them so; the state is last and
+#: ``files`` stays at index 13 for API clients).
+OUTPUT_NAMES = ("overlay", "instances", "explanation", "plan_plot", "video", "sim_video", "scene_plot", "energy_plot",
+                "joints_plot", "pen_plot", "metrics", "timings", "physics", "files", "tokens_text", "tokens_table",
+                "tokens_plot", "path_image", "cloud_plot", "run_status", "state")
 
 
 def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: RunProgress | None = None):
@@ -165,16 +160,18 @@ def _outputs(result, run_dir: Path, render: bool, render_note: str = "", run: Ru
     explanation = f"**Task:** {result.plan.task} · **target:** #{result.target.index} {result.target.description}\n\n" \
                   f"{result.grounding.explanation}"
     if result.warnings:
-        explanation += "\n\n**Warnings:** " + "; ".join(result.warnings)
+        explanation += "\n\n**Warnings** (what to check or try):\n" + "".join(f"\n- {w}" for w in result.warnings)
     notes = list(getattr(result.plan, "notes", []))
     if notes:
-        explanation += "\n\n**Notes (nothing to do):** " + "; ".join(notes)
+        explanation += "\n\n**Notes** (nothing to do):\n" + "".join(f"\n- {n}" for n in notes)
     timings = [[k, round(v, 3)] for k, v in result.timings_s.items()]
     plan_fig, scene_fig, energy_fig, joints_fig, pen_fig = figures
     summary = run.finish()
     return (overlay, table, explanation, plan_fig, None if video is None else str(video),
             None if sim_video is None else str(sim_video), scene_fig, energy_fig, joints_fig, pen_fig,
-            metrics_rows(result), timings, physics_rows(result), files, summary, result)
+            metrics_rows(result), timings, physics_rows(result), files, tokens_view.tokens_summary(result),
+            tokens_view.token_rows(result), tokens_view.tokens_figure(result), path_overlay.path_image(result),
+            perception_view.point_cloud_figure(result), summary, result)
 
 
 def _outputs_in_new_run(result, request, render: bool, render_note: str = "", run: RunProgress | None = None):
@@ -307,8 +304,9 @@ def example_rows() -> list[list]:
     return rows
 
 
-def create_generate_tab(pipeline_provider) -> None:
-    """Add the Generate tab to the current Blocks."""
+def create_generate_tab(pipeline_provider) -> SimpleNamespace:
+    """Add the Generate tab to the current Blocks; returns its input components (``rgb``, ``depth``,
+    ``intrinsics``, ``camera_file``, ``instruction``, ``seed``, ``click``, ``hand``)."""
     with gr.Tab("Generate"):
         state = gr.State(None, time_to_live=SESSION_TTL_S)
         with gr.Row():
@@ -325,7 +323,8 @@ def create_generate_tab(pipeline_provider) -> None:
                 with gr.Row():
                     picked = gr.Markdown("Click on an object in the colour image (or the overlay) to select it.")
                     unpick = gr.Button("Clear selection", size="sm", scale=0)
-                hand = gr.Dropdown(list(HAND_NAMES), value="allegro", label="Hand")
+                # typed or API values are read case-insensitively by check_inputs ("Allegro", " LEAP")
+                hand = gr.Dropdown(list(HAND_NAMES), value="allegro", label="Hand", allow_custom_value=True)
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
                 with gr.Accordion("Advanced", open=False):
                     temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Sampling temperature")
@@ -355,8 +354,23 @@ def create_generate_tab(pipeline_provider) -> None:
                         explanation = gr.Markdown()
                         instances = gr.Dataframe(headers=["#", "description", "score"], label="Instances",
                                                  interactive=False)
+                cloud_plot = gr.Plot(label="Perceived point cloud with the fitted table plane; each object's observed "
+                                           "points and its completed hidden side", elem_id="point-cloud")
             with gr.Tab("Plan"):
-                plan_plot = gr.Plot(label="Planned object path (top view)")
+                with gr.Row():
+                    plan_plot = gr.Plot(label="Planned object path (top view)")
+                    with gr.Column():
+                        path_image = gr.Image(label="Planned motion drawn on the colour image", interactive=False,
+                                              elem_id="plan-path-image")
+                        gr.Markdown(path_overlay.LEGEND)
+            with gr.Tab("Tokens"):
+                tokens_text = gr.Markdown("*The hand tokens the VLM wrote show here after a run.*")
+                tokens_plot = gr.Plot(label="Model probability per token slot: most likely codes (bars), sampled "
+                                            "code (◆)")
+                tokens_table = gr.Dataframe(headers=tokens_view.TOKEN_HEADERS, interactive=False,
+                                            label="Hand tokens: the frames each decodes to, its codebook index, and "
+                                                  "the codes the model found most likely",
+                                            elem_id="tokens-table")
             with gr.Tab("Hand"):
                 with gr.Row():
                     video = gr.Video(label="Raw | refined · camera view (top) and side view (bottom)", autoplay=True)
@@ -378,10 +392,16 @@ def create_generate_tab(pipeline_provider) -> None:
                                              "pushed ones end within 3 cm, drawers and lids reach 80 % of the travel")
                 physics_btn = gr.Button("Physics check of raw and refined")
             with gr.Tab("Export"):
-                files = gr.File(label="trajectory.json / .npz / .csv, meta.json, report.json, render.mp4",
+                files = gr.File(label="trajectory.json / .npz / .csv, meta.json, report.json, target.obj, objects/*.obj, "
+                                      "scene.json, render.mp4 (docs/EXPORT.md: formats and a replay snippet)",
                                 file_count="multiple", interactive=False)
-        outputs = [overlay, instances, explanation, plan_plot, video, sim_video, scene_plot, energy_plot, joints_plot,
-                   pen_plot, metrics, timings, physics, files, run_status, state]  # the state last
+        components = dict(overlay=overlay, instances=instances, explanation=explanation, plan_plot=plan_plot,
+                          video=video, sim_video=sim_video, scene_plot=scene_plot, energy_plot=energy_plot,
+                          joints_plot=joints_plot, pen_plot=pen_plot, metrics=metrics, timings=timings,
+                          physics=physics, files=files, tokens_text=tokens_text, tokens_table=tokens_table,
+                          tokens_plot=tokens_plot, path_image=path_image, cloud_plot=cloud_plot,
+                          run_status=run_status, state=state)
+        outputs = [components[name] for name in OUTPUT_NAMES]  # the state last
         go.click(make_generate(pipeline_provider),
                  [rgb, depth, intrinsics, camera_file, instruction, hand, seed, temperature, top_p, refine, render,
                   lambda_c, w_gen, w_vel, w_acc, click],
@@ -397,6 +417,9 @@ def create_generate_tab(pipeline_provider) -> None:
                           [physics, sim_video, scene_plot, run_status, state],
                           api_name="physics_check", concurrency_limit=1, concurrency_id="heavy",
                           show_progress_on=[physics, run_status])
+        # the Cross-hand tab runs every hand on these same inputs
+        return SimpleNamespace(rgb=rgb, depth=depth, intrinsics=intrinsics, camera_file=camera_file,
+                               instruction=instruction, seed=seed, click=click, hand=hand)
 
 
 def cleanup_session(request: gr.Request) -> None:

@@ -36,10 +36,21 @@ def _render(hand_name: str, q: np.ndarray):
         return renderer.render_hand(hand_name, q)
 
 
+def _hand_name(name) -> str:
+    """The registered hand name (case and spaces do not matter: "Allegro " -> "allegro")."""
+    from unihm_core.errors import UnknownHandError
+    from unihm_core.hands import canonical_hand
+
+    try:
+        return canonical_hand(name)
+    except UnknownHandError:
+        raise gr.Error(f"Unknown hand {name!r}; choose one of {', '.join(HAND_NAMES)}.",
+                       print_exception=False) from None
+
+
 def show_preset(hand_name: str, preset: str):
     """Render ``hand_name`` in ``preset``; returns (image, joint table, summary)."""
-    if hand_name not in HAND_NAMES:
-        raise gr.Error(f"Unknown hand {hand_name!r}; choose one of {', '.join(HAND_NAMES)}.")
+    hand_name = _hand_name(hand_name)
     hand = load_hand(hand_name)
     q = preset_pose(hand, preset, wrist=np.array([0.0, 0.0, 0.1, 0.0, 0.0, 0.0]))
     summary = (f"**{hand.spec.display_name}**: {hand.dof} DoF (6 floating wrist + {hand.finger_dof} finger joints), "
@@ -49,6 +60,7 @@ def show_preset(hand_name: str, preset: str):
 
 def show_table(hand_name: str, table):
     """Render the configuration typed into the joint table (clamped to the limits)."""
+    hand_name = _hand_name(hand_name)
     hand = load_hand(hand_name)
     rows = table.values.tolist() if hasattr(table, "values") else list(table)
     q = np.zeros(hand.dof)
@@ -73,7 +85,8 @@ def create_hands_tab() -> None:
         gr.Markdown("Pick a hand and a pose. Edit a value in the joint table to move that joint.")
         with gr.Row():
             with gr.Column(scale=1):
-                hand = gr.Dropdown(list(HAND_NAMES), value="shadow", label="Hand")
+                # typed or API values are read case-insensitively by the handlers ("Allegro")
+                hand = gr.Dropdown(list(HAND_NAMES), value="shadow", label="Hand", allow_custom_value=True)
                 preset = gr.Radio(sorted(PRESETS), value="power grasp", label="Pose")
                 summary = gr.Markdown()
             with gr.Column(scale=2):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -42,24 +41,22 @@ def energy_figure(result) -> go.Figure:
     link penetration, table, clearance, grip and hold)."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("contact energy per fingertip", "energy terms (refined)"))
-    e = result.energies
-    if "refined" not in e:
+    e = result.energies  # an EnergyTrace (unihm_core.energy_trace), None without refinement
+    if e is None:
         fig.add_annotation(text="refinement was off: no energies", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
         return fig
-    tips = e["fingertip_links"]
-    raw_c, ref_c = np.asarray(e["raw"]["contact"]), np.asarray(e["refined"]["contact"])
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
-    for f, name in enumerate(tips):
+    for f, name in enumerate(e.fingertip_links):
         col = palette[f % len(palette)]
-        fig.add_trace(go.Scatter(y=raw_c[:, f], name=f"{name} raw", line=dict(color=col, dash="dash")), 1, 1)
-        fig.add_trace(go.Scatter(y=ref_c[:, f], name=f"{name} refined", line=dict(color=col)), 1, 1)
-    for term, col in (("contact_total", "#d62728"), ("gen", "#2ca02c"), ("vel", "#9467bd"), ("acc", "#8c564b"),
-                      ("penetration", "#e377c2"), ("table", "#7f7f7f"), ("clearance", "#bcbd22"),
-                      ("grip", "#17becf"), ("hold", "#aec7e8")):
-        if term in e["refined"]:  # the last five: the whole-hand energy's link and grasp terms
-            fig.add_trace(go.Scatter(y=e["refined"][term], name=term, line=dict(color=col)), 2, 1)
-    fig.add_trace(go.Scatter(y=e["raw"]["total"], name="total before refinement", line=dict(color="black", dash="dot")),
+        fig.add_trace(go.Scatter(y=e.contact_raw[:, f], name=f"{name} raw", line=dict(color=col, dash="dash")), 1, 1)
+        fig.add_trace(go.Scatter(y=e.contact_refined[:, f], name=f"{name} refined", line=dict(color=col)), 1, 1)
+    colours = {"contact_total": "#d62728", "gen": "#2ca02c", "vel": "#9467bd", "acc": "#8c564b",
+               "penetration": "#e377c2", "table": "#7f7f7f", "clearance": "#bcbd22", "grip": "#17becf",
+               "hold": "#aec7e8"}
+    for term, values in e.plotted_terms():  # the whole-hand energy adds link and grasp terms
+        fig.add_trace(go.Scatter(y=values, name=term, line=dict(color=colours[term])), 2, 1)
+    fig.add_trace(go.Scatter(y=e.total_raw, name="total before refinement", line=dict(color="black", dash="dot")),
                   2, 1)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_yaxes(type="log", row=2, col=1)

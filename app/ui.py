@@ -35,8 +35,8 @@ def build_demo(pipeline_provider=get_pipeline, warmup: WarmUp = WARMUP) -> gr.Bl
                         api_name=False)
         demo.load(start_warmup, None, [warm_status, warm_timer], show_progress="hidden", queue=False,
                   api_name=False)
-        create_generate_tab(pipeline_provider)
-        create_crosshand_tab(pipeline_provider)
+        inputs = create_generate_tab(pipeline_provider)
+        create_crosshand_tab(pipeline_provider, inputs)  # reuses the Generate tab's frame, camera, instruction
         hand, preset, image, table, summary = create_hands_tab()
         demo.load(show_preset, [hand, preset], [image, table, summary], api_name="show_hand")
         demo.unload(cleanup_session)

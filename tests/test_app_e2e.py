@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from unihm_core.hands import HAND_NAMES
+
 from conftest import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +124,7 @@ def _bad_client_input(kind: str, tmp: Path) -> tuple:
     ("rgb not an image", ("colour", "not an image")),
     ("fx <= 0", ("fx=0", "finite positive")),
     ("absent object", ("could not find", "green banana", "I found: #0")),
-    ("unknown hand", ("robotiq", "not in the list of choices")),
+    ("unknown hand", ("unknown hand 'robotiq'", "choose one of", "allegro")),  # typed names reach check_inputs
 ])
 def test_gradio_client_bad_inputs_get_the_message(app_url, tmp_path, kind, keywords):
     from gradio_client import Client
@@ -218,10 +220,18 @@ def test_browser_walk(app_url, tmp_path):
 
             page.get_by_role("tab", name="Perception", exact=True).click()
             assert "Task:" in page.get_by_text("Task:").first.inner_text()
+            page.locator("#point-cloud .js-plotly-plot").wait_for(timeout=60_000)  # the 3-D cloud with the table
             shot(page, "perception")
             page.get_by_role("tab", name="Plan", exact=True).click()
             page.locator(".js-plotly-plot:visible").first.wait_for(timeout=60_000)
+            page.locator("#plan-path-image img").wait_for(timeout=60_000)  # the path drawn on the colour image
             shot(page, "plan")
+
+            page.get_by_role("tab", name="Tokens", exact=True).click()
+            table = page.locator("#tokens-table")
+            table.get_by_text("0–3", exact=True).first.wait_for(timeout=60_000)  # slot 0 decodes to frames 0-3
+            assert "hand tokens" in page.get_by_text("The VLM wrote").first.inner_text()
+            shot(page, "tokens")
 
             page.get_by_role("tab", name="Hand", exact=True).click()
             page.wait_for_selector("video", timeout=60_000)
@@ -271,11 +281,13 @@ def test_browser_walk(app_url, tmp_path):
 
             page.get_by_role("tab", name="Cross-hand", exact=True).click()
             instruction = json.loads((EXAMPLE / "example.json").read_text())["instruction"]
-            page.get_by_text(instruction, exact=True).filter(visible=True).first.click()  # its example row
-            page.wait_for_timeout(5000)
+            # the tab reuses the Generate tab's inputs: no second upload
+            page.locator("#crosshand-inputs").get_by_text(instruction, exact=False).wait_for(timeout=30_000)
             page.get_by_role("button", name="Generate for all hands").click()
             page.wait_for_function("() => document.querySelectorAll('#crosshand-gallery img').length >= 8",
                                    timeout=500_000)
+            table_text = page.locator("#crosshand-table").inner_text()
+            assert all(h in table_text for h in HAND_NAMES) and "achieves the task in simulation" in table_text
             shot(page, "crosshand", full=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)

@@ -74,8 +74,9 @@ def test_replay_snippet_runs_on_an_export(tmp_path, monkeypatch, sapien_ok, hand
         np.testing.assert_allclose(sim[name].p, T[:3, 3], atol=1e-4, err_msg=name)
     # ... and the target where object_poses_world puts it in the last frame, the others still
     np.testing.assert_allclose(ns["target"].get_pose().p, poses[-1, :3, 3], atol=1e-5)
-    names = {e.name for e in ns["scene"].entities}
-    assert {"table", "target", "object_1"} <= names
+    names = {e.name: e for e in ns["scene"].entities}
+    assert {"table", "target", "object_1"} <= set(names)
+    np.testing.assert_allclose(names["object_1"].get_pose().p, [0.4, 0.2, 0.0], atol=1e-6)  # posed by pose_world
 
 
 def _write_scene(folder):
@@ -86,10 +87,13 @@ def _write_scene(folder):
 
     (folder / "objects").mkdir()
     trimesh.creation.box([0.06, 0.06, 0.1]).export(folder / "target.obj")
-    trimesh.creation.box([0.1, 0.1, 0.05]).apply_translation([0.4, 0.2, 0.025]).export(folder / "objects" / "01_box.obj")
+    trimesh.creation.box([0.1, 0.1, 0.05]).apply_translation([0, 0, 0.025]).export(folder / "objects" / "01_box.obj")
+    placed = np.eye(4)
+    placed[:3, 3] = [0.4, 0.2, 0.0]
     (folder / "scene.json").write_text(json.dumps({
         "format": "unihm-scene/1", "units": "m", "target": {"index": 0, "mesh": "target.obj"},
-        "objects": [{"index": 1, "mesh": "objects/01_box.obj"}, {"index": 2, "mesh": None}],
+        "objects": [{"index": 1, "mesh": "objects/01_box.obj", "pose_world": placed.tolist()},
+                    {"index": 2, "mesh": None, "pose_world": np.eye(4).tolist()}],
         "table_to_world": np.eye(4).tolist()}))
 
 

@@ -256,3 +256,34 @@ def test_static_kv_decoder_sees_weight_updates(model):
         torch.testing.assert_close(after, dec(inputs_embeds=emb, use_cache=False).last_hidden_state, atol=1e-5, rtol=1e-5)
         w.div_(1.5)
     assert not torch.allclose(before, after)
+
+
+def test_sample_tokens_keeps_the_model_s_probabilities_and_the_tokens(model):
+    """sample_tokens draws the same tokens as generate_tokens and reports the model's own per-slot
+    distribution (softmax of the restricted logits of a full forward pass)."""
+    from unihm_core.vlm.generate import sample_tokens
+
+    exs = [example(model, "allegro", 0), example(model, "human", 1, "push the box to the left")]
+    with torch.no_grad():
+        probs = torch.softmax(model(model.collate(exs, 1.0)), -1).numpy()  # (B, N, K)
+    for strategy in ("cache", "full", "parallel"):
+        for temperature, top_k, top_p, seed in ((0.0, 0, 1.0, 0), (1.0, 0, 0.9, 3), (0.7, 5, 1.0, 7)):
+            kw = dict(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, strategy=strategy)
+            samples = sample_tokens(model, exs, keep=4, **kw)
+            plain = generate_tokens(model, exs, **kw)
+            for b, (s, t, e) in enumerate(zip(samples, plain, exs)):
+                np.testing.assert_array_equal(s.tokens, t)
+                n = len(e.traj)
+                assert s.top_codes.shape == s.top_probs.shape == (n, 4)
+                p = probs[b, :n]
+                np.testing.assert_allclose(s.top_probs, np.sort(p, 1)[:, ::-1][:, :4], atol=1e-5)
+                np.testing.assert_allclose(s.chosen_prob, p[np.arange(n), s.tokens], atol=1e-5)
+                np.testing.assert_allclose(s.entropy, -(p * np.log(p)).sum(1), atol=1e-4)
+                assert np.all(np.diff(s.top_probs, axis=1) <= 1e-7)
+                if temperature == 0:  # greedy: the sampled code is the most likely one
+                    assert np.all(s.rank == 0)
+    pts, poses, arr = request(2)
+    one = model.sample("shadow", "lift the mug", pts, poses, arr["q/shadow"][0], seed=5, keep=3)
+    np.testing.assert_array_equal(one.tokens, model.generate("shadow", "lift the mug", pts, poses,
+                                                             arr["q/shadow"][0], seed=5))
+    assert one.top_codes.shape[1] == 3

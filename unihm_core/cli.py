@@ -61,11 +61,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return status
 
 
+def _hand_list(text: str | None) -> tuple[str, ...]:
+    """Comma-separated hand names as registered names (case, spaces and hyphens do not matter:
+    "Shadow, LEAP" -> ("shadow", "leap")); unknown names are refused with the list."""
+    from unihm_core.hands import canonical_hands
+
+    return canonical_hands(text or "")
+
+
 def cmd_data_build(args: argparse.Namespace) -> int:
     """Build (or resume) a synthetic dataset."""
     from unihm_core.data.dataset import DatasetConfig, build_dataset
 
-    hands = tuple(args.hands.split(",")) if args.hands else DatasetConfig.hands
+    hands = _hand_list(args.hands) if args.hands else DatasetConfig.hands
     cfg = DatasetConfig(n=args.n, seed=args.seed, hands=hands, render=not args.no_render, refine=args.refine,
                         shard_size=args.shard_size, workers=args.workers, sim_check=args.sim_check,
                         sim_reject=args.sim_reject)
@@ -134,12 +142,13 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.add_hand:
         tcfg = TrainConfig(seed=args.seed, threads=args.threads).scaled(args.schedule_scale)
-        m = add_hand_and_save(args.data, out, args.add_hand, tcfg, log_fn=log)
+        m = add_hand_and_save(args.data, out, _hand_list(args.add_hand)[0] if args.add_hand.strip() else args.add_hand,
+                              tcfg, log_fn=log)
         print(json.dumps(m, indent=2))
         return 0
     cfg = TokenizerConfig(arch=args.arch, **({"hidden": args.hidden} if args.hidden else
                                              ({"hidden": 64} if args.arch == "conv" else {})))
-    leave = tuple(h for h in (args.leave_out or "").split(",") if h)
+    leave = _hand_list(args.leave_out)
     tcfg = TrainConfig(seed=args.seed, leave_out=leave, threads=args.threads).scaled(args.schedule_scale)
     m = train_and_save(args.data, out, cfg, tcfg, log_fn=log)
     print(json.dumps({"out": str(out), "unseen_overall": m["unseen"]["overall"], "usage_unseen": m["usage_unseen"]["all"],
@@ -296,7 +305,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
     except ValueError:
         raise UniHMError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
-    hands = tuple(h for h in args.hands.split(",") if h) if args.hands else None
+    hands = _hand_list(args.hands) or None
     cfg = EvalConfig(split=args.split, methods=tuple(ABLATIONS[a] for a in names), n=args.n, seeds=seeds,
                      hands=hands, vlm_path=args.vlm, nomask_path=args.vlm_nomask)
     result = evaluate(args.data, cfg, progress=lambda s: print(s, file=sys.stderr, flush=True))

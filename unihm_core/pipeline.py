@@ -43,10 +43,16 @@ from unihm_core.language import MAX_INSTRUCTION_CHARS
 from unihm_core.paths import CHECKPOINTS_DIR
 
 if TYPE_CHECKING:  # heavy imports (open3d, torch) only for type checkers
+    from unihm_core.energy_trace import EnergyTrace
+    from unihm_core.vlm.generate import TokenSample
     from unihm_core.perception import Grounding, Scene
     from unihm_core.planning import Plan
     from unihm_core.refine import RefineConfig, RefineResult
     from unihm_core.sim.execution import ExecutionReport
+
+
+#: Alternatives kept per hand-token slot (the Tokens view and ``report.json``'s ``token_slots``).
+TOKEN_ALTERNATIVES = 5
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,11 @@ class GenerationResult:
     :class:`~unihm_core.perception.Grounding`, ``plan`` the :class:`~unihm_core.planning.Plan`,
     ``refine_result`` the :class:`~unihm_core.refine.RefineResult` (None without refinement),
     ``physics`` maps "raw"/"refined" to :class:`~unihm_core.sim.execution.ExecutionReport`.
-    ``energies`` is :meth:`Pipeline.energies`' per-frame trace; :func:`unihm_core.export.write_result`
+    ``token_sample`` holds the VLM's per-slot top-k codes and probabilities
+    (:class:`~unihm_core.vlm.generate.TokenSample`); slot ``i`` covers frames
+    ``i * chunk_len`` to ``(i + 1) * chunk_len - 1`` (:meth:`token_slots`).
+    ``energies`` is the refinement's per-frame :class:`~unihm_core.energy_trace.EnergyTrace`
+    (None without refinement); :func:`unihm_core.export.write_result`
     writes the whole result as one folder."""
 
     instruction: str
@@ -151,7 +161,9 @@ class GenerationResult:
     raw: Trajectory
     refined: Trajectory | None
     refine_result: RefineResult | None
-    energies: dict[str, dict | list] = field(default_factory=dict)
+    energies: EnergyTrace | None = None
+    token_sample: TokenSample | None = None
+    chunk_len: int = 4
     metrics: dict[str, dict[str, float | list[float]]] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -160,6 +172,23 @@ class GenerationResult:
     @property
     def best(self) -> Trajectory:
         return self.refined if self.refined is not None else self.raw
+
+    def token_slots(self) -> list[dict]:
+        """One entry per hand token: ``slot``, ``frames`` ``[first, last]`` it decodes to,
+        ``code`` (codebook index), and with the VLM's per-slot probabilities ``p`` (the model's
+        probability of that code), ``rank`` (0 = its most likely code), ``entropy`` [nats] and
+        ``top`` (the most likely codes as ``[code, p]``)."""
+        T, L = len(self.raw.q), int(self.chunk_len)
+        s = self.token_sample
+        out = []
+        for i, code in enumerate(np.asarray(self.tokens).tolist()):
+            row = {"slot": i, "frames": [i * L, min((i + 1) * L, T) - 1], "code": int(code)}
+            if s is not None:
+                row.update(p=round(float(s.chosen_prob[i]), 5), rank=int(s.rank[i]),
+                           entropy=round(float(s.entropy[i]), 4),
+                           top=[[int(c), round(float(p), 5)] for c, p in zip(s.top_codes[i], s.top_probs[i])])
+            out.append(row)
+        return out
 
     def report(self) -> dict:
         """The ``report.json`` content (see DESIGN.md)."""
@@ -175,8 +204,8 @@ class GenerationResult:
             "camera": summary["camera"], "target": self.target.to_dict(), "instances": instances,
             "grounding": {"task": self.grounding.task, "verb": self.grounding.verb,
                           "explanation": self.grounding.explanation},
-            "plan": plan_summary(self.plan), "tokens": self.tokens.tolist(),
-            "metrics": self.metrics, "energies": self.energies,
+            "plan": plan_summary(self.plan), "tokens": self.tokens.tolist(), "token_slots": self.token_slots(),
+            "metrics": self.metrics, "energies": {} if self.energies is None else self.energies.to_dict(),
             "physics": {k: v.to_dict() for k, v in self.physics.items()},
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
             "options": {"refine": self.options.refine, "temperature": self.options.temperature,
@@ -239,16 +268,15 @@ def check_seed(seed) -> int:
 
 
 def resolve_hand(hand) -> str:
-    """A registered hand name, case- and whitespace-insensitive ("Allegro " -> "allegro")."""
-    from unihm_core.hands import available_hands
+    """A registered hand name, case- and whitespace-insensitive ("Allegro " -> "allegro", "Schunk SVH"
+    -> "schunk_svh"; :func:`unihm_core.hands.canonical_hand`); unknown names are an InputError."""
+    from unihm_core.errors import UnknownHandError
+    from unihm_core.hands import available_hands, canonical_hand
 
-    names = available_hands()
-    if isinstance(hand, str):
-        key = hand.strip().lower()
-        for name in names:
-            if name.lower() == key:
-                return name
-    raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(names)}")
+    try:
+        return canonical_hand(hand)
+    except UnknownHandError:
+        raise InputError(f"unknown hand {hand!r}; choose one of {', '.join(available_hands())}") from None
 
 
 def check_inputs(rgb, depth, intrinsics, instruction, hand: str = "shadow", seed=0, *, click=None):
@@ -297,6 +325,31 @@ def check_instruction(text: str) -> str:
         raise InputError("the instruction has no English words I can read; the models understand English, "
                          "e.g. 'pick up the red can'")
     return text
+
+
+#: What to try after each failure kind of the execution check (:mod:`unihm_core.sim.execution`).
+PHYSICS_ADVICE = {
+    "flung": "the fingers end up inside the object and the simulator throws it out: try another seed, or "
+             "re-refine with a smaller W_gen scale so the refinement may move the fingers further out of it",
+    "penetration": "a link goes into the object or the table: try another seed, or re-refine with a smaller "
+                   "W_gen scale so the refinement may move the fingers further out of it",
+    "knocked": "the hand bumps the object before grasping it: another seed gives another approach",
+    "lost": "the grip does not hold the object: re-refine with a larger contact strength λ_c (the fingertips "
+            "are pulled onto its surface), or try another seed",
+    "never_moved": "the hand does not take the object along: re-refine with a larger contact strength λ_c, or "
+                   "try another seed",
+    "off_target": "the object does not end where planned: try another seed, or a larger contact strength λ_c",
+    "short_travel": "the drawer or lid does not move far enough: try another seed, or a larger contact "
+                    "strength λ_c",
+}
+
+
+def physics_warning(report) -> str:
+    """The warning for a refined motion that fails the execution check: what happened and what
+    to try (the prefix "physics check" marks the warnings a new check replaces)."""
+    advice = PHYSICS_ADVICE.get(report.failure, "try another seed")
+    return (f"physics check: in simulation the refined motion does not achieve the task ({report.reason}); "
+            f"{advice}. The trajectory is exported all the same; the simulated replay shows where it goes wrong")
 
 
 def plan_summary(plan) -> dict:
@@ -457,9 +510,10 @@ class Pipeline:
             timings["planning"] = time.perf_counter() - t
             t = stage("vlm")
             text = instruction or f"{grounding.task.replace('_', ' ')} the {target.label}"
-            tokens = self.vlm.generate(hand, text, target.points, plan.object_poses, plan.q0,
-                                       temperature=options.temperature, top_k=options.top_k, top_p=options.top_p,
-                                       seed=int(seed))
+            sample = self.vlm.sample(hand, text, target.points, plan.object_poses, plan.q0,
+                                     temperature=options.temperature, top_k=options.top_k, top_p=options.top_p,
+                                     seed=int(seed), keep=TOKEN_ALTERNATIVES)
+            tokens = sample.tokens
             timings["vlm"] = time.perf_counter() - t
             t = stage("decoding")
             q_raw = self.tokenizer.decode(hand, tokens, plan.object_poses)
@@ -486,7 +540,8 @@ class Pipeline:
         timings["total"] = time.perf_counter() - t_start
         res = GenerationResult(instruction=instruction, hand=hand, seed=int(seed), options=options,
                                joint_names=model.joint_names, scene=scene, grounding=grounding, target=target,
-                               plan=plan, tokens=np.asarray(tokens), raw=raw, refined=refined,
+                               plan=plan, tokens=np.asarray(tokens), raw=raw, token_sample=sample,
+                               chunk_len=int(self.tokenizer.chunk_len), refined=refined,
                                refine_result=result, metrics=metrics, timings_s=timings,
                                warnings=input_notes + list(scene.warnings) + list(plan.warnings) + physics_warnings,
                                physics=physics)
@@ -562,31 +617,14 @@ class Pipeline:
             return {}, [f"physics check skipped: {exc}"]
         warnings = []
         if "refined" in out and not out["refined"].success:
-            warnings.append(f"physics check: the refined motion does not achieve the task in simulation "
-                            f"({out['refined'].reason})")
+            warnings.append(physics_warning(out["refined"]))
         return out, warnings
 
     @staticmethod
-    def energies(result: GenerationResult) -> dict:
-        """Per-frame energy terms of the refinement, and the raw trajectory's contact energy."""
-        out = {}
-        r = result.refine_result
-        if r is not None:
-            from unihm_core.refine import kernel
+    def energies(result: GenerationResult) -> EnergyTrace | None:
+        """The refinement's per-frame energies (:class:`~unihm_core.energy_trace.EnergyTrace`),
+        None without refinement."""
+        from unihm_core.energy_trace import EnergyTrace
 
-            out["refined"] = {k: np.asarray(v).round(8).tolist() for k, v in r.energies.items()}
-            # the refinement's contact term: attraction only where contact is scheduled
-            mask = np.asarray(r.schedule.mask, bool)
-            d, c = r.initial_distances, r.config
-            if r.whole_hand is not None:  # the whole-hand energy's fingertip terms at the generated trajectory
-                raw_contact = np.asarray(r.whole_hand["initial_contact"])
-            else:
-                raw_contact = c.lambda_c * np.where(mask, kernel(d, c.alpha, c.k),
-                                                    kernel(d, c.alpha, c.k, attract=False))
-            out["raw"] = {"contact": np.asarray(raw_contact).round(8).tolist(),
-                          "contact_total": np.asarray(raw_contact).sum(1).round(8).tolist(),
-                          "total": np.asarray(r.energies["initial_total"]).round(8).tolist()}
-            out["fingertip_links"] = list(r.fingertip_links)
-            out["schedule"] = mask.tolist()
-            out["status"] = [str(s) for s in r.status]
-        return out
+        r = result.refine_result
+        return None if r is None else EnergyTrace.from_refine_result(r)

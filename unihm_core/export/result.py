@@ -250,8 +250,10 @@ def _safe_label(text: str) -> str:
 
 
 def write_meshes(result: GenerationResult, folder: Path) -> dict:
-    """Write ``target.obj`` and ``objects/NN_<label>.obj`` (every other perceived instance) and
-    return the ``scene.json`` content that says which mesh is which."""
+    """Write ``target.obj`` and ``objects/NN_<label>.obj`` (every other perceived instance), each
+    in its object frame (origin at the bottom centre, world axes), and return the ``scene.json``
+    content that says which mesh is which and where it stands (``pose0_world`` of the target,
+    which ``object_poses_world`` then moves; ``pose_world`` of each other object)."""
     import numpy as np
     import trimesh
 
@@ -267,18 +269,22 @@ def write_meshes(result: GenerationResult, folder: Path) -> dict:
         pts = np.asarray(inst.points, float)
         if len(getattr(inst, "completed_points", ())):
             pts = np.concatenate([pts, inst.completed_points])
-        if len(pts) < 4:
-            continue
-        try:
-            hull = trimesh.Trimesh(pts).convex_hull
-        except Exception:  # a degenerate (flat) cluster has no 3-D hull; it is listed, not meshed
+        try:  # a degenerate (flat or tiny) cluster has no 3-D hull; it is listed, not meshed
+            hull = trimesh.Trimesh(pts).convex_hull if len(pts) >= 4 else None
+        except Exception:
             hull = None
+        # each object in its own frame like the target: origin at the bottom centre of its
+        # perceived box, world axes; pose_world places it (objects other than the target do not move)
+        pose = np.eye(4)
+        centre, extent = np.asarray(inst.centroid_world, float), np.asarray(inst.extent, float)
+        pose[:3, 3] = [centre[0], centre[1], centre[2] - extent[2] / 2]
         entry = {"index": int(inst.index), "label": inst.label, "description": inst.description,
-                 "mesh": None, "frame": "world"}
+                 "mesh": None, "frame": "object (posed by pose_world)", "pose_world": np.round(pose, 6).tolist()}
         if hull is not None and len(hull.faces):
             name = f"objects/{int(inst.index):02d}_{_safe_label(inst.label)}.obj"
             (folder / "objects").mkdir(exist_ok=True)
-            _atomic_write(folder / name, hull.export(file_type="obj").encode())
+            local = trimesh.Trimesh(hull.vertices - np.round(pose, 6)[:3, 3], hull.faces, process=False)
+            _atomic_write(folder / name, local.export(file_type="obj").encode())
             entry["mesh"] = name
         others.append(entry)
     return {

@@ -33,16 +33,38 @@ def available_hands() -> tuple[str, ...]:
     return HAND_NAMES + tuple(n for n in user if n not in HAND_NAMES)
 
 
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or name not in available_hands():
-        raise UnknownHandError(f"unknown hand {name!r}; choose one of: {', '.join(available_hands())}")
-    return name
+def _key(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").replace("_", " ").split())
+
+
+def canonical_hand(name) -> str:
+    """The registered name of a hand, read case- and whitespace-insensitively, with spaces or
+    hyphens for underscores ("Allegro " -> "allegro", "Schunk SVH" -> "schunk_svh"); unknown
+    names raise :class:`~unihm_core.errors.UnknownHandError` listing the hands."""
+    names = available_hands()
+    if isinstance(name, str):
+        if name in names:
+            return name
+        for known in names:
+            if _key(known) == _key(name):
+                return known
+    raise UnknownHandError(f"unknown hand {name!r}; choose one of: {', '.join(names)}")
+
+
+def canonical_hands(names) -> tuple[str, ...]:
+    """:func:`canonical_hand` of each name of a list, or of a comma-separated string ("Shadow, LEAP")."""
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    return tuple(canonical_hand(n) for n in names)
+
+
+_check_name = canonical_hand
 
 
 @functools.lru_cache(maxsize=None)
 def load_spec(name: str) -> HandSpec:
-    """The :class:`HandSpec` of hand ``name``."""
-    _check_name(name)
+    """The :class:`HandSpec` of hand ``name`` (read as :func:`canonical_hand` does)."""
+    name = canonical_hand(name)
     if name == "human":
         return human_hand_spec()
     path = HAND_SPECS_DIR / f"{name}.yaml"
@@ -53,11 +75,13 @@ def load_spec(name: str) -> HandSpec:
 
 def urdf_path(name: str) -> Path:
     """Path of hand ``name``'s generated URDF, written (or refreshed) on first use."""
+    name = canonical_hand(name)
     return write_urdf(load_spec(name), hand_urdf_path(name))
 
 
 def floating_urdf_path(name: str) -> Path:
     """Path of the URDF with the 6-DoF wrist chain prepended (for physics with a driven wrist)."""
+    name = canonical_hand(name)
     path = hand_urdf_path(name)
     return write_urdf(load_spec(name), path.with_name(f"{name}_right_floating.urdf"), floating=True)
 
@@ -67,7 +91,9 @@ _cache: dict[str, HandModel] = {}
 
 
 def load_hand(name: str) -> HandModel:
-    """The shared, cached :class:`HandModel` of hand ``name`` (not thread-safe to evaluate)."""
+    """The shared, cached :class:`HandModel` of hand ``name`` (not thread-safe to evaluate); the
+    name is read as :func:`canonical_hand` does."""
+    name = canonical_hand(name)
     with _lock:
         if name not in _cache:
             _cache[name] = HandModel(load_spec(name))
@@ -76,7 +102,7 @@ def load_hand(name: str) -> HandModel:
 
 def new_hand_model(name: str) -> HandModel:
     """A private :class:`HandModel` (own pinocchio data) for use in another thread."""
-    return HandModel(load_spec(name))
+    return HandModel(load_spec(canonical_hand(name)))
 
 
 def write_all_urdfs() -> list[Path]:

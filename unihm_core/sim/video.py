@@ -126,18 +126,43 @@ class TrajectoryVideoRenderer:
         return path
 
 
-def render_result(result, path: str | Path, renderer: TrajectoryVideoRenderer | None = None, stride: int = 1) -> Path:
+def _contact(result, variant: str) -> np.ndarray | None:
+    e = result.energies  # an EnergyTrace or None
+    if e is None:
+        return None
+    return e.contact_raw if variant == "raw" else e.contact_refined
+
+
+def render_result(result, path: str | Path, renderer: TrajectoryVideoRenderer | None = None, stride: int = 1,
+                  on_frame: Callable[[int, int], object] | None = None) -> Path:
     """Write the raw | refined video of a :class:`~unihm_core.pipeline.GenerationResult` to
-    ``path`` (the target's convex hull along the plan, fingertip contact energies as markers).
-    Raises :class:`~unihm_core.errors.RenderError` without a Vulkan device."""
+    ``path`` (the target's convex hull along the plan, fingertip contact energies as markers);
+    every ``stride``-th frame, ``on_frame(done, total)`` after each. The one video function of
+    ``unihm generate --render`` and the app. Raises :class:`~unihm_core.errors.RenderError`
+    without a Vulkan device."""
     from unihm_core.export.result import target_mesh
 
     vr = renderer or TrajectoryVideoRenderer()
-    e = result.energies
     frames = vr.frames(result.hand, result.raw.q, None if result.refined is None else result.refined.q,
                        target_mesh(result), result.plan.object_poses,
                        camera_extrinsics=result.scene.camera_to_world,
-                       contact_energy_raw=np.asarray(e["raw"]["contact"]) if "raw" in e else None,
-                       contact_energy_refined=np.asarray(e["refined"]["contact"]) if "refined" in e else None,
-                       stride=stride)
+                       contact_energy_raw=_contact(result, "raw"), contact_energy_refined=_contact(result, "refined"),
+                       stride=stride, on_frame=on_frame)
+    return vr.write_mp4(frames, path)
+
+
+def render_replay(result, path: str | Path, renderer: TrajectoryVideoRenderer | None = None, stride: int = 1,
+                  on_frame: Callable[[int, int], object] | None = None) -> Path | None:
+    """Write the simulated replay of the execution check (``result.physics``: the refined row,
+    else the raw one): hand and object as physics moved them. None without a physics row;
+    :class:`~unihm_core.errors.RenderError` without a Vulkan device."""
+    from unihm_core.export.result import target_mesh
+
+    rep = result.physics.get("refined") or result.physics.get("raw")
+    if rep is None:
+        return None
+    vr = renderer or TrajectoryVideoRenderer()
+    frames = vr.frames(result.hand, rep.hand_q, None, target_mesh(result), rep.object_poses,
+                       camera_extrinsics=result.scene.camera_to_world, stride=stride, names=("simulated", ""),
+                       on_frame=on_frame)
     return vr.write_mp4(frames, path)

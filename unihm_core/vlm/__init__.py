@@ -12,6 +12,7 @@ Torch and transformers are imported only when the model classes are first used::
     from unihm_core.vlm import DexHandVLM
     vlm = DexHandVLM.load()                       # checkpoints/vlm
     tokens = vlm.generate("allegro", "pick up the mug", obj_points, object_poses, q0, seed=0)
+    sample = vlm.sample("allegro", "pick up the mug", obj_points, object_poses, q0, seed=0)  # + top-k per slot
     q, tokens = vlm.generate_trajectory("allegro", "pick up the mug", obj_points, object_poses, q0)
 """
 
@@ -25,11 +26,13 @@ _LAZY = {
     "DexHandVLM": "unihm_core.vlm.model",
     "VLMExample": "unihm_core.vlm.model",
     "generate_tokens": "unihm_core.vlm.generate",
+    "sample_tokens": "unihm_core.vlm.generate",
+    "TokenSample": "unihm_core.vlm.generate",
     "train_vlm": "unihm_core.vlm.train",
 }
 
 __all__ = ["SPECIAL_TOKENS", "VLM_HANDS", "DexHandVLM", "TrainConfig", "VLMConfig", "VLMExample", "VocabLayout",
-           "generate_tokens", "mask_rate", "train_vlm"]
+           "generate_tokens", "mask_rate", "sample_tokens", "TokenSample", "train_vlm"]
 
 
 def __getattr__(name: str):

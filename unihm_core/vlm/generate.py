@@ -24,6 +24,8 @@ decoding, see :mod:`unihm_core.vlm.vocab`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -68,6 +70,36 @@ def _check(temperature: float, top_k: int, top_p: float, strategy: str) -> None:
         raise ConfigError(f"strategy={strategy!r}: choose one of {STRATEGIES}")
 
 
+@dataclass(frozen=True)
+class TokenSample:
+    """The hand tokens sampled for one request, with what the model predicted at each slot.
+
+    The probabilities are the model's own distribution over the codebook at every slot: the
+    softmax of the restricted logits at temperature 1, before temperature, top-k and top-p
+    reshape it for sampling (so they show what the model believes, whatever the sampling
+    settings). ``N`` slots, ``k`` alternatives kept.
+
+    Attributes:
+        tokens: ``(N,)`` sampled codebook indices (identical to :func:`generate_tokens`').
+        top_codes: ``(N, k)`` the k most likely codebook indices per slot, most likely first.
+        top_probs: ``(N, k)`` their probabilities.
+        chosen_prob: ``(N,)`` the model's probability of the sampled code.
+        entropy: ``(N,)`` entropy of the slot's distribution [nats] (0 = certain; ln K = uniform).
+    """
+
+    tokens: np.ndarray
+    top_codes: np.ndarray
+    top_probs: np.ndarray
+    chosen_prob: np.ndarray
+    entropy: np.ndarray
+
+    @property
+    def rank(self) -> np.ndarray:
+        """``(N,)`` rank of the sampled code among the kept alternatives (0 = most likely; k = not kept)."""
+        hit = self.top_codes == self.tokens[:, None]
+        return np.where(hit.any(1), hit.argmax(1), self.top_codes.shape[1])
+
+
 @torch.no_grad()
 def generate_tokens(model, examples: list, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                     seed: int = 0, strategy: str = "cache") -> list[np.ndarray]:
@@ -75,6 +107,16 @@ def generate_tokens(model, examples: list, *, temperature: float = 1.0, top_k: i
 
     Returns one (N_b,) int64 array of codebook indices per example (N_b = its chunk count).
     """
+    return [s.tokens for s in sample_tokens(model, examples, temperature=temperature, top_k=top_k, top_p=top_p,
+                                             seed=seed, strategy=strategy, keep=0)]
+
+
+@torch.no_grad()
+def sample_tokens(model, examples: list, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                  seed: int = 0, strategy: str = "cache", keep: int = 5) -> list[TokenSample]:
+    """:func:`generate_tokens` that also keeps each slot's ``keep`` most likely codes and their
+    probabilities (:class:`TokenSample`). Reading the logits draws nothing from the sampling
+    generator, so the tokens are the same as :func:`generate_tokens`' for the same arguments."""
     _check(temperature, top_k, top_p, strategy)
     was_training = model.training
     model.eval()
@@ -85,10 +127,26 @@ def generate_tokens(model, examples: list, *, temperature: float = 1.0, top_k: i
     N = batch.traj.shape[1]
     decoder = model.qwen.model
     out = torch.empty((len(examples), N), dtype=torch.int64)
+    k = min(int(keep), int(model.config.codebook_size)) if keep else 0
+    top_codes = torch.zeros((len(examples), N, k), dtype=torch.int64)
+    top_probs = torch.zeros((len(examples), N, k))
+    chosen = torch.zeros((len(examples), N))
+    entropy = torch.zeros((len(examples), N))
+
+    def pick(i: int, logits: torch.Tensor) -> None:
+        out[:, i] = sample_logits(logits, temperature, top_k, top_p, gen)
+        if k:
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            p = logp.exp()
+            top = torch.topk(p, k, dim=-1)
+            top_codes[:, i], top_probs[:, i] = top.indices, top.values
+            chosen[:, i] = p.gather(-1, out[:, i:i + 1])[:, 0]
+            entropy[:, i] = -(p * logp.clamp_min(-1e30)).sum(-1)
+
     if strategy == "parallel":
         logits = model.hand_logits(decoder(inputs_embeds=emb, use_cache=False).last_hidden_state[:, S0:])
         for i in range(N):
-            out[:, i] = sample_logits(logits[:, i], temperature, top_k, top_p, gen)
+            pick(i, logits[:, i])
     elif strategy == "cache":
         from unihm_core.vlm.kv_decode import StaticKVDecoder
 
@@ -96,17 +154,24 @@ def generate_tokens(model, examples: list, *, temperature: float = 1.0, top_k: i
         kv.prefill(emb[:, :S0])
         for i in range(N):
             h = kv.step(emb[:, S0 + i:S0 + i + 1])
-            out[:, i] = sample_logits(model.hand_logits(h), temperature, top_k, top_p, gen)
+            pick(i, model.hand_logits(h))
     elif strategy == "hf_cache":
         res = decoder(inputs_embeds=emb[:, :S0], use_cache=True)
         cache = res.cache
         for i in range(N):
             res = decoder(inputs_embeds=emb[:, S0 + i:S0 + i + 1], cache=cache, use_cache=True)
             cache = res.cache
-            out[:, i] = sample_logits(model.hand_logits(res.last_hidden_state[:, -1]), temperature, top_k, top_p, gen)
+            pick(i, model.hand_logits(res.last_hidden_state[:, -1]))
     else:
         for i in range(N):
             h = decoder(inputs_embeds=emb[:, :S0 + i + 1], use_cache=False).last_hidden_state[:, -1]
-            out[:, i] = sample_logits(model.hand_logits(h), temperature, top_k, top_p, gen)
+            pick(i, model.hand_logits(h))
     model.train(was_training)
-    return [out[b, :len(e.traj)].numpy() for b, e in enumerate(examples)]
+    samples = []
+    for b, e in enumerate(examples):
+        n = len(e.traj)
+        samples.append(TokenSample(tokens=out[b, :n].numpy(), top_codes=top_codes[b, :n].numpy(),
+                                   top_probs=top_probs[b, :n].numpy().astype(np.float64),
+                                   chosen_prob=chosen[b, :n].numpy().astype(np.float64),
+                                   entropy=entropy[b, :n].numpy().astype(np.float64)))
+    return samples

@@ -437,6 +437,18 @@ class DexHandVLM(nn.Module):
         return generate_tokens(self, [ex], temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                                strategy=strategy)[0]
 
+    def sample(self, hand: str, instruction: str, obj_points: np.ndarray, object_poses: np.ndarray,
+               q0: np.ndarray, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0,
+               strategy: str = "cache", keep: int = 5):
+        """:meth:`generate` with the model's per-slot probabilities: a
+        :class:`~unihm_core.vlm.generate.TokenSample` (same tokens as :meth:`generate`, plus the
+        ``keep`` most likely codes per slot with their probabilities)."""
+        from unihm_core.vlm.generate import sample_tokens
+
+        ex = self.make_example(hand, instruction, obj_points, object_poses, q0)
+        return sample_tokens(self, [ex], temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                             strategy=strategy, keep=keep)[0]
+
     def generate_trajectory(self, hand: str, instruction: str, obj_points: np.ndarray, object_poses: np.ndarray,
                             q0: np.ndarray, **kwargs) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`generate`, then D_h: returns ((T, D) joint trajectory, (N,) tokens)."""
