@@ -43,15 +43,15 @@ let go, provided the object ends resting (within :data:`RESTING` of its start he
 left in the air (a hand-over's) stays held to the end.
 
 "Pads" below means the fingers' inner contact faces: the tip sphere's inner surface, 2.5 mm
-inside the finger joint's value (:data:`PAD_INSET`). The project's Panda fingers are capsules that
-lean outwards by 7.5 mm towards the tip, so a finger touches with one point. It then cannot
-resist the object turning about the squeeze axis. Measured (2026-12-04, lifting a 5 x 15 x 6 cm
-box grasped 3-5 cm off its centre of mass): capsule fingers let it pivot 20-25 deg and lose it;
-flat 2 x 4.5 cm pads in the plane of the tip spheres' inner surfaces hold it within 10 deg. On
-the 24 carried sequences of a 40-sequence build such pads hold 7-8 of 24 against 5 of 24. The
-pads are not in the hand model yet. With them, the whole-hand refinement's synthetic
-pushed-in-grasp test leaves the noisy generated jaw 7-13 mm inside the box, where the capsules
-kept it under 5 mm (tests/test_refine_whole_hand.py). That has to be solved first.
+inside the finger joint's value (:data:`PAD_INSET`). Until 2026-12-04 the project's Panda fingers
+were capsules that leaned outwards by 7.5 mm towards the tip, so a finger touched with one point
+near its base and could not resist the object turning about the squeeze axis (measured: a 5 x 15
+x 6 cm box grasped 3-5 cm off its centre of mass pivoted 20-25 deg and was lost). The fingers are
+now straight and parallel, as the real Panda's are (the finger joint's origin sits 7.5 mm out, the
+tip straight above it, so every tip position is unchanged), and a finger touches along a line. On
+the 20 carried and slid sequences of a fresh 40-sequence build (seed 7) whose object fits the
+stroke, the antipodal grasps then held 14 of 20 (9 of 20 with the leaning fingers, at the
+execution check's 8,000 N/m jaw stiffness).
 
 An object wider than the stroke in every direction has no antipodal top grasp:
 :func:`gripper_trajectory` returns None, and the caller keeps the retargeted motion (which the
