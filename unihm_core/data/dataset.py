@@ -201,11 +201,7 @@ class _Worker:
         checked = {}  # hand -> execution report of the kept candidate grasp
         for hand in cfg.hands:
             res = retarget_sequence(human.keypoints, hand, object_poses=human.object_poses)
-            q = res.q
-            if cfg.refine:
-                q = self._refine(hand, q, human.object_poses, s2)
             model = load_hand(hand)
-            q = rigid_carry(model, q, human.object_poses, moving)
             own = own_trajectories(model, pts, nrm, human.object_poses, moving, task, obj=obj,
                                    joint_values=human.joint_values)  # its own grasp or push
             grasp_source[hand] = own[0][1] if own else "retargeted"
@@ -213,6 +209,11 @@ class _Worker:
                 (q, grasp_source[hand]), checked[hand] = self._first_holding(stub, arrays, hand, own)
             elif own:
                 q = own[0][0]
+            else:  # the retargeted motion, refined (optional) and carried rigidly
+                q = res.q
+                if cfg.refine:
+                    q = self._refine(hand, q, human.object_poses, s2)
+                q = rigid_carry(model, q, human.object_poses, moving)
             rep = validate_sequence(model.fingertip_positions(q), q_to_wrist_pose(q[:, :6]), human.object_poses, surface,
                                     tip_radius=model.spec.link_radius)
             hands_valid[hand] = rep.ok
