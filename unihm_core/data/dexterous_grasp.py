@@ -88,6 +88,7 @@ SIDE_WEIGHT = 0.3  # IK weight of the ring and little fingertips
 KNUCKLE_WEIGHT = 0.5
 PENETRATION_WEIGHT = 2.0
 LINK_MARGIN = 0.002  # [m] IK keeps non-tip links this far out of the hull
+MAX_TIP_DEPTH = 0.0045  # [m] ... and fingertip spheres no deeper in it than this
 APPROACH_SHARE = 0.6
 PREGRASP_HEIGHT = 0.10  # [m]
 RELEASE_FRAMES = 6
@@ -227,6 +228,11 @@ def _ik(model: HandModel, q: np.ndarray, tips: dict[int, tuple[np.ndarray, float
             if deep.any():
                 r.append(PENETRATION_WEIGHT * (hs.radius[body][deep] + LINK_MARGIN - d[deep]))
                 A.append(PENETRATION_WEIGHT * np.einsum("si,sid->sd", nrm[deep], XJ[deep][:, :, cols]))
+            d_tip, n_tip = _hull_distance(planes, pos)  # fingertips no deeper than MAX_TIP_DEPTH
+            deep_tip = d_tip < model.spec.link_radius - MAX_TIP_DEPTH
+            if deep_tip.any():
+                r.append(PENETRATION_WEIGHT * (model.spec.link_radius - MAX_TIP_DEPTH - d_tip[deep_tip]))
+                A.append(PENETRATION_WEIGHT * np.einsum("si,sid->sd", n_tip[deep_tip], J[deep_tip][:, :, cols]))
             low = X_all[0][:, 2] < hs.radius + LINK_MARGIN  # and above the table
             if low.any():
                 r.append(PENETRATION_WEIGHT * (hs.radius[low] + LINK_MARGIN - X_all[0][low, 2]))
