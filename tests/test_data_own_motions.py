@@ -175,7 +175,7 @@ def test_drawer_handle_pinch_opens_the_drawer_in_physics_and_open_digits_do_not(
     from unihm_core.data.dexterous_grasp import handle_trajectories
     from unihm_core.sim.execution import ArticulatedObject, ExecutionConfig, execution_check
 
-    obj = make_object("drawer", 5)  # (instance 3: the IK finds no clear pinch; measured rates are in docs/RESULTS.md)
+    obj = make_object("drawer", 7)  # one instance; the rates over a build are in the build card
     P, jv = _drawer_plan(obj)
     mv = moving_frames(P)
     hp, hn, mov, static = articulated_inputs(obj, jv, P)
