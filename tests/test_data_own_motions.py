@@ -183,11 +183,11 @@ def test_drawer_handle_pinch_opens_the_drawer_in_physics_and_open_digits_do_not(
     cands = handle_trajectories(m, hp, hn, mov, static, P, mv, FRONT)
     assert cands, "no handle pinch of the drawer"
     q, g = cands[0]
-    # thumb under the bar, index and middle on it, the palm above it
+    # thumb under the bar, two fingers on it
     tips = m.fingertip_positions(q[int(np.flatnonzero(mv)[0]) - 1])
     a = int(np.flatnonzero(mv)[0]) - 1
     bar = hp @ P[a, :3, :3].T + P[a, :3, 3]
-    assert tips[0, 2] < bar[:, 2].min() and (tips[1:3, 2] > bar[:, 2].max()).all()
+    assert tips[0, 2] < bar[:, 2].min() and (tips[1:, 2] > bar[:, 2].max()).sum() >= 2  # two fingers on it
     art = ArticulatedObject(obj.joint, obj.static_mesh, obj.moving_mesh, jv)
     cfg = ExecutionConfig(disturbance=False)
     outcomes = [execution_check("shadow", qc, None, P, "open", articulation=art, config=cfg) for qc, _ in cands]
