@@ -55,6 +55,8 @@ MIN_PURITY = 0.6
 STORE_POINTS = 1024
 #: Offset of the seed stream of :func:`heldout_sample`.
 SAMPLE_STREAM = 7919
+#: The checkpoint test's thresholds lie this far below the accuracy recorded at training.
+CHECK_SLACK = 0.1
 
 
 def randomise_scene(scene, rng: np.random.Generator):
@@ -304,9 +306,14 @@ def evaluate(clf, items: list[dict]) -> dict:
 
 
 def train_classifier(shards: list[Path], out: Path, *, seed: int = 0, epochs: int = 40, batch: int = 64,
-                     lr: float = 2e-3, threads: int = 1, max_seconds: float | None = None, log=_print) -> dict:
+                     lr: float = 2e-3, threads: int = 1, max_seconds: float | None = None, check_scenes: int = 6,
+                     log=_print) -> dict:
     """Train on the non-held-out scenes of ``shards``; write the checkpoint, ``metrics.json``
-    and ``train_log.jsonl`` into ``out``. Returns the metrics."""
+    and ``train_log.jsonl`` into ``out``. Returns the metrics.
+
+    ``metrics["check"]`` records the accuracy on :func:`heldout_sample` (``check_scenes``
+    scenes, rendered now) and the thresholds the checkpoint test holds it to: the recorded
+    values less :data:`CHECK_SLACK` (renderer and BLAS differences between machines)."""
     import torch
 
     from unihm_core.perception.categories import category_names
@@ -378,6 +385,11 @@ def train_classifier(shards: list[Path], out: Path, *, seed: int = 0, epochs: in
         "epochs": done_epochs, "seed": seed, "train_seconds": round(time.perf_counter() - t0, 1),
         "split": f"scenes with index % {HELDOUT_EVERY} == 0 held out (fresh object instances)",
     }
+    if check_scenes > 0:
+        res = evaluate(clf, heldout_sample(check_scenes, seed=seed))
+        metrics["check"] = {"n_scenes": check_scenes, "seed": seed, "n": res["n"], "top1": res["top1"],
+                            "top3": res["top3"], "top1_min": round(max(0.0, res["top1"] - CHECK_SLACK), 2),
+                            "top3_min": round(max(0.0, res["top3"] - CHECK_SLACK), 2)}
     save_classifier(net, names, out, meta={"epochs": done_epochs, "seed": seed})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -90,6 +90,11 @@ CLICK_RADIUS_PX = 30.0
 AMBIGUITY_MARGIN = 0.1
 #: Weight of the category prior in a noun's score: ``(1 - w) + w * relative prior``.
 CATEGORY_WEIGHT = 0.6
+#: The same weight where the categories come from the learned classifier
+#: (:mod:`unihm_core.perception.classifier`), which is more reliable than the hand-set prior.
+LEARNED_CATEGORY_WEIGHT = 0.8
+#: Smallest shape factor of a learned-classifier instance for a catalogue noun.
+LEARNED_SHAPE_FLOOR = 0.6
 #: Default displacement for "to the left", push without destination, ... [m]
 LOCATION_STEP_M = 0.15
 PUSH_STEP_M = 0.10
@@ -603,8 +608,14 @@ def parse_instruction(text: str) -> ParsedInstruction:
 # ---------------------------------------------------------------------------------------
 # scoring
 # ---------------------------------------------------------------------------------------
-def _attribute_scores(npr: NounPhrase, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) attribute match in [0, 1] and (N,) bool 'passes the hard constraints'."""
+def _attribute_scores(npr: NounPhrase, scene: Scene,
+                      learned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) attribute match in [0, 1] and (N,) bool 'passes the hard constraints'.
+
+    ``learned``: (N,) bool, instances whose category probabilities come from the learned
+    classifier; when the noun names catalogue types, their fitted primitive only lowers the
+    score (to at least :data:`LEARNED_SHAPE_FLOOR`) and never excludes them: the classifier
+    saw the whole cloud and is the better judge of "is this a mustard bottle"."""
     n = len(scene.instances)
     score = np.ones(n)
     ok = np.ones(n, dtype=bool)
@@ -617,7 +628,9 @@ def _attribute_scores(npr: NounPhrase, scene: Scene) -> tuple[np.ndarray, np.nda
             else:
                 score[i] *= min(0.9, frac / 0.35)
             ok[i] &= inst.color in npr.colors or frac >= 0.12
-        if npr.shapes is not None:
+        if npr.shapes is not None and learned is not None and learned[i] and npr.types:
+            score[i] *= max(npr.shapes.get(inst.shape, 0.1), LEARNED_SHAPE_FLOOR)
+        elif npr.shapes is not None:
             compat = npr.shapes.get(inst.shape, 0.1)
             score[i] *= compat
             # real frames fit many cylinders as boxes: only a clear mismatch (a can is never a
@@ -671,8 +684,17 @@ def _relation_factor(rel: str, ref: int, scene: Scene) -> np.ndarray:
     return f
 
 
+#: The found-objects list names an instance's likeliest category above this probability.
+LIKELY_CATEGORY = 0.4
+
+
 def _found_list(scene: Scene) -> str:
-    return ", ".join(f"#{i.index} {i.description}" for i in scene.instances)
+    def one(i) -> str:
+        if i.categories and i.categories[0][1] >= LIKELY_CATEGORY:
+            return f"#{i.index} {i.description} ({cat.get_category(i.categories[0][0]).label}?)"
+        return f"#{i.index} {i.description}"
+
+    return ", ".join(one(i) for i in scene.instances)
 
 
 def _type_prior(scene: Scene, types: dict[str, float]) -> np.ndarray:
@@ -713,7 +735,8 @@ def _score_phrase(
     if npr.index is not None:
         return _index_scores(npr, scene, exclude, what), [f"#{npr.index} named by its number"]
     notes: list[str] = list(npr.notes)
-    attr, ok = _attribute_scores(npr, scene)
+    learned = np.array([inst.extras.get("category_source") == "classifier" for inst in scene.instances])
+    attr, ok = _attribute_scores(npr, scene, learned)
     sim = np.clip(sims[npr.text], 0.0, 1.0)
     score = 0.7 * attr + 0.3 * sim
     for i in exclude:
@@ -730,7 +753,8 @@ def _score_phrase(
         # generic one ("can": five types) only tells plausible objects from implausible ones
         sat = 1.0 if len(npr.types) <= 2 else 0.5
         rel = prior / max(sat * float(prior[ok].max()), 1e-12)
-        score = score * ((1.0 - CATEGORY_WEIGHT) + CATEGORY_WEIGHT * np.minimum(rel, 1.0))
+        w = np.where(learned, LEARNED_CATEGORY_WEIGHT, CATEGORY_WEIGHT)
+        score = score * ((1.0 - w) + w * np.minimum(rel, 1.0))
     if npr.relation is not None:
         rel, ref_np = npr.relation
         ref_scores, _ = _score_phrase(ref_np, scene, sims, set(), f"the reference object of {what}")
