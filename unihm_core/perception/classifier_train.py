@@ -25,8 +25,10 @@ Domain randomisation (:func:`randomise_scene`, :func:`randomise_rgb`, :func:`ran
     between objects 2-20 mm (clutter, touching objects), camera 0.45-1.15 m away at
     25-70 deg elevation. In training (:func:`augment`): random point dropout and cuts of
     the cloud by a random plane (further occlusion), a few millimetres of jitter,
-    mirroring (x -> -x), colour jitter per instance (hue, saturation, brightness) and
-    random "label" patches recoloured (real objects carry printed labels).
+    mirroring (x -> -x), colour jitter per instance (saturation, a residual cast, exposure
+    0.6-3x in linear light: real frames came out brighter than the renders, white objects
+    at 0.9 against 0.5 for the median render) and random "label" patches recoloured (real
+    objects carry printed labels).
 
 Split
     Scene ``i`` of a build is drawn from ``default_rng([seed, i])``; scenes with
@@ -257,8 +259,12 @@ def augment(points: np.ndarray, colors: np.ndarray, camera: np.ndarray,
     # colour: per-instance brightness / saturation / small hue rotation, plus label patches
     grey = c.mean(axis=1, keepdims=True)
     c = grey + (c - grey) * rng.uniform(0.6, 1.3)
-    c = c * rng.uniform(0.75, 1.25)
-    c = c * (1 + rng.normal(0, 0.04, size=3))
+    # exposure in linear light, log-uniform 0.6-3x (real frames come out brighter than the
+    # renders: white objects reach 0.9 there), and the cast white balance leaves behind
+    lin = np.where(c <= 0.04045, c / 12.92, ((np.clip(c, 0, 1) + 0.055) / 1.055) ** 2.4)
+    lin = lin * np.exp(rng.uniform(np.log(0.6), np.log(3.0))) * np.exp(rng.uniform(-0.15, 0.15, size=3))
+    lin = np.clip(lin, 0, 1)
+    c = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
     if rng.random() < 0.5:
         n_patch = int(rng.integers(1, 3))
         for _ in range(n_patch):
