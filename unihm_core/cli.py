@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=int, default=2, help="shards (one rendering process each)")
     p.add_argument("--jobs", type=int, default=2, help="rendering processes at a time")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=14)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--max-seconds", type=float, default=None, help="stop training after this many seconds")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.set_defaults(func=cmd_train_classifier)

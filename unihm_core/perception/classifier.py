@@ -217,7 +217,6 @@ def _default() -> tuple[CategoryClassifier | None, str]:
     if clf.type_names != category_names():
         return None, (f"the classifier in {DEFAULT_DIR} was trained on other types than the catalogue; "
                       "retrain it with `python -m unihm_core train classifier`.")
-    _torch().set_num_threads(max(1, min(_torch().get_num_threads(), 2)))
     return clf, ""
 
 
