@@ -26,6 +26,8 @@ Attributes
 * colour: the colour name held by most points (:mod:`unihm_core.perception.colors`).
 * shape, size, centre, hidden-side completion: :mod:`unihm_core.perception.primitives`.
 * size word from the largest extent: small (< 7 cm), medium (< 15 cm), large.
+* categories: the learned classifier's probabilities over the catalogue types
+  (:func:`instance_categories`), the hand-set prior when there is no checkpoint.
 """
 
 from __future__ import annotations
@@ -128,8 +130,11 @@ class ObjectInstance:
         centroid_table: (3,) object centre in the table frame [m].
         bbox: (u_min, v_min, u_max, v_max) image bounding box [px].
         description: e.g. "a small red cylinder".
-        categories: top-k (catalogue type, probability) from the geometric and colour
-            prior of :mod:`unihm_core.perception.categories`, most likely first.
+        categories: top-k (catalogue type, probability), most likely first, from the
+            learned classifier (:mod:`unihm_core.perception.classifier`), or from the
+            geometric and colour prior of :mod:`unihm_core.perception.categories` when its
+            checkpoint is missing; ``extras["category_source"]`` says which (and why), and
+            ``extras["category_probs"]`` holds every type's probability.
     """
 
     index: int
