@@ -30,7 +30,8 @@ help:
 	@echo "make setup        system packages + .venv + Python packages (idempotent)"
 	@echo "make system-deps  only the system packages the app needs (Mesa lavapipe >= $(MESA_MIN), libusb)"
 	@echo "make test-deps    system-deps plus what only the tests need (Debian's chromium for the browser tests)"
-	@echo "make train        set up, then train every model (python -m unihm_core train all)"
+	@echo "make train        set up, then train every model (python -m unihm_core train all: tokenizer, planner,"
+	@echo "                  motion encoder, VLM, object category classifier)"
 	@echo "make bench        set up, then run the benchmarks (python -m unihm_core bench)"
 
 setup: system-deps $(STAMP)

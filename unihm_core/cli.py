@@ -256,7 +256,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_train_all(args: argparse.Namespace) -> int:
-    """Everything `make train` does: dataset -> tokenizer -> planner -> motion encoder -> VLM."""
+    """Everything `make train` does: dataset -> tokenizer -> planner -> motion encoder -> VLM -> category classifier."""
     from pathlib import Path
 
     data = Path(args.data)
@@ -276,12 +276,45 @@ def cmd_train_all(args: argparse.Namespace) -> int:
               ["train", "planner", "--data", str(data), "--out", "checkpoints/planner", "--seed", seed,
                "--steps", "1500", "--max-seconds", "100000", "--threads", "1"],
               ["train", "motion-encoder", "--data", str(data), "--out", "checkpoints/motion_encoder", "--seed", seed],
-              ["train", "vlm", "--data", str(data), "--out", "checkpoints/vlm", "--seed", seed, "--epochs", "10"]]
+              ["train", "vlm", "--data", str(data), "--out", "checkpoints/vlm", "--seed", seed, "--epochs", "10"],
+              ["train", "classifier", "--out", "checkpoints/classifier", "--seed", seed]]
     for step in steps:
         print("== unihm " + " ".join(step), flush=True)
         status = main(step)
         if status:
             return status
+    return 0
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    """Render the classifier's training instances (when missing), then train the classifier."""
+    from pathlib import Path
+
+    from unihm_core.perception.classifier_train import train_classifier
+
+    if args.scenes < 2 or args.shards < 1:
+        raise UniHMError(f"--scenes {args.scenes} / --shards {args.shards}: need at least 2 scenes and 1 shard")
+    data = Path(args.data)
+    per = -(-args.scenes // args.shards)
+    shards = [data / f"shard{k}.npz" for k in range(args.shards)]
+    todo = [(k, s) for k, s in enumerate(shards) if not s.exists()]
+    if todo:
+        # one process per missing shard (each renders with its own SAPIEN scene), --jobs at a time
+        for start in range(0, len(todo), max(1, args.jobs)):
+            procs = []
+            for k, s in todo[start:start + max(1, args.jobs)]:
+                lo, hi = k * per, min((k + 1) * per, args.scenes)
+                code = ("from unihm_core.perception.classifier_train import build_shard; "
+                        f"build_shard({str(s)!r}, range({lo}, {hi}), {args.seed})")
+                print(f"== rendering {s} (scenes {lo}-{hi - 1})", flush=True)
+                procs.append((subprocess.Popen([sys.executable, "-c", code]), s))
+            for p, s in procs:
+                if p.wait() != 0:
+                    raise UniHMError(f"rendering {s} failed (exit {p.returncode}); see the messages above")
+    m = train_classifier(shards, Path(args.out), seed=args.seed, epochs=args.epochs, threads=args.threads,
+                         max_seconds=args.max_seconds)
+    print(json.dumps({"out": str(args.out), "heldout": {k: m["heldout"][k] for k in ("n", "top1", "top3")},
+                      "train": m["train"], "train_seconds": m["train_seconds"]}, indent=2))
     return 0
 
 
@@ -383,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("examples", help="regenerate the app's bundled example scenes in assets/examples")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data_examples)
-    train = sub.add_parser("train", help="train a model: vlm, planner, tokenizer").add_subparsers(dest="train_command", required=True)
+    train = sub.add_parser("train", help="train a model: vlm, planner, tokenizer, motion-encoder, classifier").add_subparsers(dest="train_command", required=True)
     p = train.add_parser("vlm", help="train the DexHand VLM on a dataset folder")
     p.add_argument("--data", required=True, help="dataset folder (unihm data build)")
     p.add_argument("--out", default="checkpoints/vlm", help="checkpoint folder")
@@ -419,6 +452,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=2000, help="sequences when the dataset must be built")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train_all)
+    p = train.add_parser("classifier", help="render per-instance clouds and train the object category classifier")
+    p.add_argument("--data", default="data_cache/classifier", help="folder of the rendered instance shards (built when missing)")
+    p.add_argument("--out", default="checkpoints/classifier", help="checkpoint folder")
+    p.add_argument("--scenes", type=int, default=2400, help="scenes to render when the shards are missing")
+    p.add_argument("--shards", type=int, default=2, help="shards (one rendering process each)")
+    p.add_argument("--jobs", type=int, default=2, help="rendering processes at a time")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--max-seconds", type=float, default=None, help="stop training after this many seconds")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.set_defaults(func=cmd_train_classifier)
     p = train.add_parser("motion-encoder", help="train the motion encoder of FID / Diversity on the seen split")
     p.add_argument("--data", required=True, help="dataset folder (unihm data build)")
     p.add_argument("--out", default="checkpoints/motion_encoder", help="checkpoint folder")

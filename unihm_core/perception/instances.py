@@ -26,6 +26,8 @@ Attributes
 * colour: the colour name held by most points (:mod:`unihm_core.perception.colors`).
 * shape, size, centre, hidden-side completion: :mod:`unihm_core.perception.primitives`.
 * size word from the largest extent: small (< 7 cm), medium (< 15 cm), large.
+* categories: the learned classifier's probabilities over the catalogue types
+  (:func:`instance_categories`), the hand-set prior when there is no checkpoint.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class SegmentationConfig:
         drop_depth_edges: drop flying pixels at depth discontinuities.
         normal_radius: neighbourhood radius for normals [m].
         completion_spacing: sample spacing of the completed surface [m].
+        classify: ask the learned category classifier (:mod:`.classifier`) for the
+            instance's categories; False = the hand-set prior only (the classifier's own
+            training data is made this way).
     """
 
     margin: float = 0.01
@@ -80,6 +85,7 @@ class SegmentationConfig:
     drop_depth_edges: bool = True
     normal_radius: float = 0.015
     completion_spacing: float = 0.005
+    classify: bool = True
 
     def __post_init__(self) -> None:
         from unihm_core.errors import ConfigError
@@ -124,8 +130,11 @@ class ObjectInstance:
         centroid_table: (3,) object centre in the table frame [m].
         bbox: (u_min, v_min, u_max, v_max) image bounding box [px].
         description: e.g. "a small red cylinder".
-        categories: top-k (catalogue type, probability) from the geometric and colour
-            prior of :mod:`unihm_core.perception.categories`, most likely first.
+        categories: top-k (catalogue type, probability), most likely first, from the
+            learned classifier (:mod:`unihm_core.perception.classifier`), or from the
+            geometric and colour prior of :mod:`unihm_core.perception.categories` when its
+            checkpoint is missing; ``extras["category_source"]`` says which (and why), and
+            ``extras["category_probs"]`` holds every type's probability.
     """
 
     index: int
@@ -318,6 +327,34 @@ def estimate_normals(points_camera: np.ndarray, radius: float) -> np.ndarray:
     return n
 
 
+#: Exponent of the hand-set prior when it is combined with the classifier (0 = classifier only).
+PRIOR_WEIGHT = 0.0
+
+
+def instance_categories(points_table: np.ndarray, colors: np.ndarray, camera_to_table: np.ndarray,
+                        extent: np.ndarray, shape: str, fractions: dict[str, float],
+                        classify: bool = True) -> tuple[np.ndarray, str]:
+    """(T,) category probabilities of one instance and where they come from.
+
+    The learned classifier (:func:`.classifier.load_default_classifier`) when its
+    checkpoint is there, times the hand-set prior to the power :data:`PRIOR_WEIGHT`;
+    otherwise the prior alone, with the reason in the source string.
+    """
+    from unihm_core.perception.classifier import MIN_POINTS, classifier_note, combine, load_default_classifier
+
+    prior = category_probabilities(extent, shape, fractions, observed_extent(points_table))
+    if not classify:
+        return prior, "prior (classifier not asked)"
+    clf = load_default_classifier()
+    if clf is None:
+        return prior, f"prior only: {classifier_note()}"
+    if len(points_table) < MIN_POINTS:
+        return prior, f"prior only: fewer than {MIN_POINTS} points"
+    cam = np.asarray(camera_to_table, dtype=np.float64)[:3, 3]
+    p = clf.probabilities(points_table, colors, cam)
+    return combine(p, prior, PRIOR_WEIGHT), "classifier"
+
+
 def build_instance(
     index: int,
     idx: np.ndarray,
@@ -363,7 +400,7 @@ def build_instance(
     v, u = np.divmod(pix, w)
     extent = fit.extent
     sw = size_word(extent)
-    probs = category_probabilities(extent, fit.shape, fractions, observed_extent(pt))
+    probs, source = instance_categories(pt, col, camera_to_table, extent, fit.shape, fractions, cfg.classify)
     return ObjectInstance(
         index=index,
         points=transform_points(camera_to_world, pc),
@@ -385,5 +422,5 @@ def build_instance(
         bbox=(int(u.min()), int(v.min()), int(u.max()), int(v.max())),
         description=describe(sw, color, fit.shape),
         categories=top_categories(probs),
-        extras={"category_probs": probs},
+        extras={"category_probs": probs, "category_source": source},
     )
