@@ -330,7 +330,7 @@ def train_classifier(shards: list[Path], out: Path, *, seed: int = 0, epochs: in
     rng = np.random.default_rng(seed)
     items = []
     for s in shards:
-        with np.load(s) as d:
+        with np.load(s, allow_pickle=False) as d:
             items += unpack({k: d[k] for k in d.files})
     if not items:
         raise InputError(f"the shards {', '.join(map(str, shards))} hold no instances")
