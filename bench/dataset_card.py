@@ -122,18 +122,21 @@ sequences are flagged (`hands_valid`) and the learners skip them where it matter
   its *first* contact along its closing path — the object, or the table — and minimum-jerk
   phases), not captured: they are smoother and more regular than real motion and have no
   tremor, re-grasps or failures. The hand holds the object rigidly while it moves.
-- The robot trajectories are retargeted human motions (dex-retargeting's position
-  retargeting, free wrist) plus the paper's refinement, as in the paper. Two choices of this
-  project make them hold on to the object: each frame's retargeting starts from the previous
-  solution moved with the object (otherwise the wrist lags behind a carried object: Shadow's
-  palm crept a median 11 mm, up to 10 cm, and 83 % of Shadow sequences failed the drift rule),
-  and the grasp is then held rigidly while the object moves (`unihm_core/data/carry.py`).
-  The Panda gripper retargets its fingertip links (the shipped configuration targets the
-  finger bases, 3-6 cm behind the pads) only for pushes, pulls and open/close; its carried
-  sequences are its own antipodal top or side grasps (`unihm_core/data/gripper_grasp.py`, the
-  record's `grasp_source`) wherever the object fits the 8 cm stroke. Validation checks fingertips only: palms and
-  phalanges of the larger robot hands can still pass through the object during the approach
-  (see the dynamics check in RESULTS.md).
+- Where a hand can move the object by holding it, the robot trajectories are the hand's *own*
+  motions, not the human's (`unihm_core/data/own_motions.py`, the record's `grasp_source`):
+  carried objects are picked top-down thumb against fingers (`pinch_top`,
+  `unihm_core/data/dexterous_grasp.py`) or, by the Panda gripper, antipodally from the top or
+  the side (`antipodal_*`, `unihm_core/data/gripper_grasp.py`, where the object fits the 8 cm
+  stroke); pushed and pulled objects are held the same way and slid along the table, or pushed
+  by a flat hand from behind (`flat_push`); drawers and lids are opened and closed by pinching
+  the handle or tab, thumb below and fingers above (`handle_pinch`). With `--sim-check` up to
+  three candidates per pair are executed and the first that keeps the object on its plan is
+  kept. Only the rest (`retargeted`) are the human's motion retargeted by dex-retargeting's
+  position retargeting (free wrist), each frame starting from the previous solution moved with
+  the object, then held rigidly while the object moves (`unihm_core/data/carry.py`). The human
+  hand's own carried, pushed and handle sequences are replaced the same way (`grasp_source`
+  `human`). The grasps are a fixed recipe, so the robot motions are more uniform than
+  captured human ones: every carried object is taken from the top.
 - Open/close targets (drawer, lidded box) are grasped at the drawer handle / the lid's tab;
   the task mix follows from uniform target types plus rejections ({oc} open/close sequences).
 """
