@@ -4,7 +4,7 @@ Every trajectory is executed by :func:`unihm_core.sim.execution.execution_check`
 squeeze at contact frames, articulated objects with their joint, one success rule per task
 family; see that module). Three parts:
 
-1. **Agreement and speed**: the default setting (180 Hz, 16/2 solver iterations) against the slow
+1. **Agreement and speed**: the default setting (300 Hz, 16/2 solver iterations) against the slow
    reference (600 Hz, 50/10) on ``--agreement`` (sequence, hand) pairs of the dataset: the share
    of pairs with the same success verdict, and the time per trajectory.
 2. **Dataset, unseen split, every hand**: success per task family and per hand of the dataset's
@@ -208,7 +208,7 @@ def main() -> None:
     t0 = time.perf_counter()
     energies = _energies()
     lines = ["Written by `bench/eval_physics.py`: every trajectory executed by the execution check "
-             "(`unihm_core/sim/execution.py`: PD-driven hand at 180 Hz, squeeze 5 mm past the surface at scheduled "
+             "(`unihm_core/sim/execution.py`: PD-driven hand at 300 Hz, squeeze 5 mm past the surface at scheduled "
              "contacts, convex-hull rigid objects / jointed drawers and lids; success = carried within 3 cm and "
              "20 deg of the plan at every frame, push/pull final position within 3 cm, open/close >= 80 % of the "
              "joint travel; never flung (> 2 m/s) nor a hand link > 5 mm inside the object or table).", ""]
