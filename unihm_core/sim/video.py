@@ -9,12 +9,13 @@ default): columns = raw | refined trajectory, rows = the input camera | a side c
   table plane, sized to hold everything.
 * **Framing** (:func:`input_view`, :func:`side_view`): the input camera keeps its viewpoint and
   its intrinsics (scaled to the panel); when the hand trajectory or the object path would leave
-  the image its focal length is reduced (and the principal point centred) until they fit. The
+  the image it steps back along its view axis (same direction and lens, principal point
+  centred) until they fit. The
   side camera looks at the centre of the bounding box of the hand trajectory (wrist and
   fingertips of every shown variant) and the object path, from the input camera's right at 30°
   elevation, at the distance where the box's bounding sphere fits the field of view.
 * **Raw vs refined**: a link whose collision primitives reach more than
-  :data:`PENETRATION_MM` into the target's hull is tinted :data:`PENETRATION_RGBA` in that frame;
+  :data:`PENETRATION_MM` into the target's hull is tinted magenta (:data:`PENETRATION_RGBA`) in that frame;
   a fingertip whose sphere is within :data:`CONTACT_MM` of the target's surface carries a small
   green sphere (:data:`CONTACT_RGBA`).
 
@@ -39,7 +40,7 @@ from unihm_core.sim.render import PARK, HandRenderer, look_at, opencv_to_sapien_
 
 PENETRATION_MM = 2.0  # [mm] a link deeper than this inside the target's hull is tinted
 CONTACT_MM = 5.0  # [mm] a fingertip sphere this close to the target's surface gets a contact marker
-PENETRATION_RGBA = (0.92, 0.08, 0.08, 1.0)
+PENETRATION_RGBA = (0.95, 0.05, 0.85, 1.0)  # magenta: perceived objects are often red
 CONTACT_RGBA = (0.1, 0.85, 0.2, 1.0)
 TABLE_RGBA = (0.55, 0.52, 0.48, 1.0)
 SIDE_ELEVATION = np.deg2rad(30.0)
@@ -198,9 +199,9 @@ def _box_corners(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
 
 
-def trajectory_box(model, qs: Sequence[np.ndarray], object_mesh, object_poses: np.ndarray) -> np.ndarray:
-    """``(8, 3)`` corners of the axis-aligned box around every wrist and fingertip position of the
-    hand trajectories ``qs`` and the object mesh along ``object_poses``."""
+def trajectory_points(model, qs: Sequence[np.ndarray], object_mesh, object_poses: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` every wrist and fingertip position of the hand trajectories ``qs`` and the corners
+    of the object mesh's bounding box along ``object_poses`` (world)."""
     pts = []
     for q in qs:
         q = model.clamp(np.atleast_2d(q))
@@ -209,46 +210,49 @@ def trajectory_box(model, qs: Sequence[np.ndarray], object_mesh, object_poses: n
     c = _box_corners(*np.asarray(object_mesh.bounds, float))
     for T in object_poses:
         pts.append(c @ T[:3, :3].T + T[:3, 3])
-    P = np.concatenate(pts)
+    return np.concatenate(pts)
+
+
+def trajectory_box(model, qs: Sequence[np.ndarray], object_mesh, object_poses: np.ndarray) -> np.ndarray:
+    """``(8, 3)`` corners of the axis-aligned box around :func:`trajectory_points`."""
+    P = trajectory_points(model, qs, object_mesh, object_poses)
     return _box_corners(P.min(0), P.max(0))
 
 
-def _fit_focal(pose: np.ndarray, points: np.ndarray, width: int, height: int) -> float:
-    """The largest focal length [px] (principal point centred) that keeps ``points`` inside."""
-    P = (points - pose[:3, 3]) @ pose[:3, :3]
-    z = np.maximum(P[:, 0], 1e-6)
-    fx = FIT_MARGIN * (width / 2) / max(np.abs(P[:, 1] / z).max(), 1e-6)
-    fy = FIT_MARGIN * (height / 2) / max(np.abs(P[:, 2] / z).max(), 1e-6)
-    return float(min(fx, fy))
+def _back_off(pose: np.ndarray, points: np.ndarray, fx: float, fy: float, width: int, height: int) -> float:
+    """How far [m] to move the camera back along its view direction so that ``points`` fit the
+    image (principal point centred, focal lengths ``fx``, ``fy``), with :data:`FIT_MARGIN`."""
+    P = (points - pose[:3, 3]) @ pose[:3, :3]  # x forward, y left, z up
+    tx, ty = FIT_MARGIN * (width / 2) / fx, FIT_MARGIN * (height / 2) / fy
+    need = np.maximum(np.abs(P[:, 1]) / tx, np.abs(P[:, 2]) / ty) - P[:, 0]
+    return float(max(0.0, need.max(), 0.05 - P[:, 0].min()))
 
 
-def input_view(camera_to_world: np.ndarray | None, box: np.ndarray, spec: VideoSpec,
+def input_view(camera_to_world: np.ndarray | None, points: np.ndarray, spec: VideoSpec,
                intrinsics=None) -> View:
     """The input camera (OpenCV ``camera_to_world``; a default front view without it) with its
-    ``intrinsics`` (anything with fx, fy, cx, cy, width, height) scaled to the panel; zoomed out
-    (focal length reduced, principal point centred) when ``box`` would not fit the image."""
+    ``intrinsics`` (anything with fx, fy, cx, cy, width, height) scaled to the panel. When
+    ``points`` (hand trajectory, object path) would leave the image, the camera keeps its
+    direction and lens but steps back along its view axis (principal point centred) until they fit."""
     W, H = spec.width, spec.height
-    centre = box.mean(0)
+    points = np.asarray(points, float)
     if camera_to_world is not None:
         pose = opencv_to_sapien_camera(camera_to_world)
     else:
+        centre = (points.min(0) + points.max(0)) / 2
         pose = look_at(centre + np.array([0.0, -0.7, 0.45]), centre)
-    fwd = pose[:3, 0]
-    # a box point behind (or too close to) the camera: step back along the view direction
-    depth = (box - pose[:3, 3]) @ fwd
-    if depth.min() < 0.05:
-        pose = pose.copy()
-        pose[:3, 3] -= fwd * (0.05 - depth.min() + 0.1)
     if intrinsics is not None:
         sx, sy = W / float(intrinsics.width), H / float(intrinsics.height)
         view = View(pose, intrinsics.fx * sx, intrinsics.fy * sy, intrinsics.cx * sx, intrinsics.cy * sy, W, H)
-        if view.contains(box):
+        if view.contains(points):
             return view
-        f = min(_fit_focal(pose, box, W, H), view.fx)
-        return View(pose, f, f * view.fy / view.fx, W / 2, H / 2, W, H)
-    f = _fit_focal(pose, box, W, H)
-    f = min(f, (H / 2) / np.tan(0.45))  # no closer than a 0.9 rad field of view
-    return View(pose, f, f, W / 2, H / 2, W, H)
+        fx, fy = view.fx, view.fy
+    else:
+        fx = fy = (H / 2) / np.tan(0.45)  # a 0.9 rad vertical field of view
+    d = _back_off(pose, points, fx, fy, W, H)
+    pose = pose.copy()
+    pose[:3, 3] -= d * pose[:3, 0]
+    return View(pose, fx, fy, W / 2, H / 2, W, H)
 
 
 def side_view(box: np.ndarray, spec: VideoSpec, camera_to_world: np.ndarray | None = None) -> View:
@@ -405,8 +409,12 @@ class TrajectoryVideoRenderer:
     def views(self, hand: str, qs: Sequence[np.ndarray], object_mesh, object_poses: np.ndarray,
               camera_extrinsics: np.ndarray | None = None, intrinsics=None) -> tuple[View, View]:
         """The (input, side) cameras that frame the hand trajectories ``qs`` and the object path."""
-        box = trajectory_box(load_hand(hand), qs, object_mesh, object_poses)
-        return (input_view(camera_extrinsics, box, self.spec, intrinsics),
+        return self._views(load_hand(hand), qs, object_mesh, object_poses, camera_extrinsics, intrinsics)
+
+    def _views(self, model, qs, object_mesh, object_poses, camera_extrinsics, intrinsics) -> tuple[View, View]:
+        pts = trajectory_points(model, qs, object_mesh, object_poses)
+        box = _box_corners(pts.min(0), pts.max(0))
+        return (input_view(camera_extrinsics, pts, self.spec, intrinsics),
                 side_view(box, self.spec, camera_extrinsics))
 
     def frames(self, hand: str, q_raw: np.ndarray, q_refined: np.ndarray | None, object_mesh,
@@ -430,8 +438,8 @@ class TrajectoryVideoRenderer:
             variants.append((names[1], model.clamp(np.asarray(q_refined, float))))
         object_poses = np.asarray(object_poses, float)
         box = trajectory_box(model, [q for _, q in variants], object_mesh, object_poses)
-        views = (("camera", input_view(camera_extrinsics, box, self.spec, intrinsics)),
-                 ("side", side_view(box, self.spec, camera_extrinsics)))
+        views = tuple(zip(("camera", "side"), self._views(model, [q for _, q in variants], object_mesh, object_poses,
+                                                         camera_extrinsics, intrinsics)))
         self._set_scene(objects, table_to_world, box)
         hull = _Hull.of(object_mesh)
         samples = self._samples.setdefault(hand, _LinkSamples.of(model))
