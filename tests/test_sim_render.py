@@ -4,6 +4,7 @@ Under CI (CI=true) a missing Vulkan device fails the test; elsewhere it is skipp
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,3 +212,29 @@ def test_penetrating_link_renders_tinted(video):
         hits += bool(_magenta(tinted[patch(views[row], row)]).any())
         assert not _magenta(plain[patch(plain_views[row], row)]).any(), "an untinted link rendered magenta"
     assert hits >= 1, "the penetrating link is not tinted at its projected pixel"
+
+
+def test_rounded_palm_visual_keeps_collision_and_kinematics():
+    """The render copy of a URDF draws the palm as a smooth rounded box; its collision boxes,
+    links and joints are the original's."""
+    import re
+
+    import trimesh
+
+    from unihm_core.hands import urdf_path
+    from unihm_core.sim.render import rounded_box, visual_urdf
+
+    m = rounded_box((0.086, 0.035, 0.118))
+    assert m.is_watertight and np.allclose(m.extents, (0.086, 0.035, 0.118), atol=1e-6)
+    n = np.asarray(m.vertex_normals)
+    assert np.allclose(np.linalg.norm(n, axis=1), 1.0) and (np.einsum("ij,ij->i", n, m.vertices) > 0).all()
+    assert m.volume < 0.086 * 0.035 * 0.118 * 0.99  # the edges are rounded off
+    assert len(m.faces) >= 1000  # tessellated smoothly, not a 12-triangle box
+    orig, vis = Path(urdf_path("shadow")).read_text(), Path(visual_urdf("shadow")).read_text()
+    collisions = re.compile(r"<collision>.*?</collision>")
+    assert collisions.findall(orig) == collisions.findall(vis)
+    assert re.findall(r"<joint .*?</joint>", orig) == re.findall(r"<joint .*?</joint>", vis)
+    visuals = re.findall(r"<visual>.*?</visual>", vis)
+    assert not any("<box" in v for v in visuals) and sum("<mesh" in v for v in visuals) >= 1
+    mesh_file = re.search(r'<mesh filename="([^"]+)"', vis).group(1)
+    assert trimesh.load(mesh_file, force="mesh").is_watertight

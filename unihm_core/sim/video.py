@@ -23,8 +23,10 @@ The mp4 is H.264 / yuv420p (browser-playable), written with imageio-ffmpeg's bun
 
 Measured (``bench/bench_render.py``: lavapipe on the 2 CPU cores shared with another agent,
 Shadow hand, a 64-step plan at the app's stride 2 = 32 grid frames of four 480x360 panels,
-target + 3 other objects + table): 4.36 s and 4.56 s (median 4.46 s; 320x240 without the
-scene was 3.0 s); renderer start + warm-up 6.2 s, paid once per process.
+target + 3 other objects + table, rounded palm): 4.47, 4.46 and 4.22 s (median 4.46 s, load
+average ~3 on 2 cores; 320x240 without the scene was 3.0 s); renderer start + warm-up 6.3 s,
+paid once per process. ``unihm generate --render`` renders every frame (64 grid frames of the
+mug example, Shadow: 16-20 s including the warm-up).
 """
 
 from __future__ import annotations
@@ -360,8 +362,13 @@ class TrajectoryVideoRenderer:
             for link in art.get_links():
                 rb = link.entity.find_component_by_type(sapien.render.RenderBodyComponent)
                 shapes = [] if rb is None else rb.render_shapes
-                mats[link.name] = [(s.material, list(s.material.base_color)) for s in shapes
-                                   if getattr(s, "material", None) is not None]
+                found = []
+                for s in shapes:  # primitives carry one material; meshes (the rounded palm) one per part
+                    if isinstance(s, sapien.render.RenderShapeTriangleMesh):
+                        found += [p.material for p in s.parts]
+                    elif getattr(s, "material", None) is not None:
+                        found.append(s.material)
+                mats[link.name] = [(m, list(m.base_color)) for m in found]
             self._link_colours[hand] = mats
         return self._link_colours[hand]
 
