@@ -39,7 +39,7 @@ def video_renderer():
             from unihm_core.sim.video import TrajectoryVideoRenderer, VideoSpec
 
             try:
-                _video_renderer = TrajectoryVideoRenderer(VideoSpec(width=320, height=240, fps=15))
+                _video_renderer = TrajectoryVideoRenderer(VideoSpec(width=480, height=360, fps=15))
             except RenderError:
                 _video_renderer = False
         return _video_renderer or None

@@ -6,13 +6,22 @@ the others are parked far away), so switching hands or frames costs no reloading
 are posed kinematically: the root link is placed at the wrist pose of the state and every
 joint, mimic joints included, is set from :meth:`HandModel.expand`.
 
+Visuals only: the hands are drawn from a render copy of their URDF (:func:`visual_urdf`) whose
+box visuals (the palm) are replaced by smooth rounded-box meshes authored here
+(:func:`rounded_box`); phalanges stay the URDF's cylinder + sphere capsules. Links, joints and
+collision shapes are the URDF's own, so the kinematics match the model, and the physics check
+(:mod:`unihm_core.sim.execution`) never sees these meshes.
+
 The first frame takes a few seconds on lavapipe (shader compilation); :meth:`warm_up`
 renders one so later frames are fast (about 50 ms at 480x360 on two CPU cores).
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -50,6 +59,60 @@ def opencv_to_sapien_camera(T_cam_opencv: np.ndarray) -> np.ndarray:
     T = np.array(T_cam_opencv, float).copy()
     T[:3, :3] = T[:3, :3] @ C
     return T
+
+
+def rounded_box(size, radius: float | None = None, subdivisions: int = 4):
+    """A box of extents ``size`` [m] with edges and corners rounded by ``radius`` (default 35 % of
+    the smallest half-extent), as a smooth ``trimesh.Trimesh`` with analytic vertex normals."""
+    import trimesh
+
+    h = np.asarray(size, float) / 2
+    r = float(0.35 * h.min() if radius is None else min(radius, h.min()))
+    cube = trimesh.creation.box(extents=2 * h)
+    v, f = np.asarray(cube.vertices), np.asarray(cube.faces)
+    for _ in range(subdivisions):
+        v, f = trimesh.remesh.subdivide(v, f)
+    inner = np.clip(v, -(h - r), h - r)
+    d = v - inner
+    n = np.linalg.norm(d, axis=1, keepdims=True)
+    # points on a flat face (d along one axis only) keep their face normal
+    normals = np.where(n > 1e-12, d / np.maximum(n, 1e-12), 0.0)
+    flat = n[:, 0] <= 1e-12
+    if flat.any():
+        a = np.argmax(np.abs(v[flat]) / h, axis=1)
+        normals[flat] = 0.0
+        normals[flat, a] = np.sign(v[flat, a])
+    verts = inner + r * normals
+    mesh = trimesh.Trimesh(verts, f, vertex_normals=normals, process=False)
+    return mesh
+
+
+_BOX_VISUAL = re.compile(r'<visual>(<origin[^>]*/>)?<geometry><box size="([^"]+)"/></geometry>(<material[^>]*/>)?</visual>')
+_VISUAL_DIR: Path | None = None
+
+
+def visual_urdf(hand: str) -> Path:
+    """A render-only copy of ``hand``'s URDF whose box visuals are :func:`rounded_box` meshes (OBJ
+    files next to it, in a per-process temporary folder); everything else is unchanged."""
+    global _VISUAL_DIR
+    if _VISUAL_DIR is None:
+        _VISUAL_DIR = Path(tempfile.mkdtemp(prefix="unihm_visuals_"))
+    out = _VISUAL_DIR / f"{hand}_visual.urdf"
+    if out.exists():
+        return out
+    text = Path(urdf_path(hand)).read_text()
+    count = [0]
+
+    def mesh_visual(m: re.Match) -> str:
+        size = [float(x) for x in m.group(2).split()]
+        name = _VISUAL_DIR / f"{hand}_box_{count[0]}.obj"
+        count[0] += 1
+        name.write_text(rounded_box(size).export(file_type="obj", include_normals=True))
+        return (f"<visual>{m.group(1) or ''}<geometry><mesh filename=\"{name}\"/></geometry>"
+                f"{m.group(3) or ''}</visual>")
+
+    out.write_text(_BOX_VISUAL.sub(mesh_visual, text))
+    return out
 
 
 class HandRenderer:
@@ -91,7 +154,7 @@ class HandRenderer:
         if hand not in self._hands:
             loader = self.scene.create_urdf_loader()
             loader.fix_root_link = True
-            art = loader.load(str(urdf_path(hand)))
+            art = loader.load(str(visual_urdf(hand)))
             art.set_root_pose(self._sapien.Pose(PARK))
             self._hands[hand] = art
         return self._hands[hand]
