@@ -14,11 +14,16 @@ first, and (with ``--sim-check``) keeps the first that the execution check confi
   holds: the flat push alone ends within 3 cm of the plan for 3 of 13 Shadow sequences (a flat
   pusher lets the object turn and slide off sideways); grasp-and-slide for 10 of 13 Shadow and
   9 of 13 Inspire sequences, and the flat push rescued none of the rest.
-
 * open / close with a known joint (drawer, lidded box): the handle (a drawer's bar, a lid's tab)
   pinched thumb below, fingers above, coming in against the object's front, and moved with the
   joint (:func:`unihm_core.data.dexterous_grasp.handle_trajectories`); hands without a thumb
   (the gripper) keep the retargeted motion.
+
+Over a whole fresh 40-sequence build (seed 7), every (sequence, robot hand) pair executed: 15 of 280
+pairs kept the object on its plan with the retargeted motions (5 %), 188 of 280 (67 %) with these
+(carried 65 %, slid 76 %, articulated 55 %); the human hand's own demonstrations 9 -> 32 of 40.
+A 150-sequence build (seed 11): 723 of 1050 (69 %); per hand in the dataset card.
+
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ import numpy as np
 
 from unihm_core.data.carry import _fill_gaps, moving_runs
 from unihm_core.data.motions import min_jerk
-from unihm_core.hands.model import HandModel, wrist_pose_to_q
+from unihm_core.hands.model import HandModel, q_to_wrist_pose, wrist_pose_to_q
 from unihm_core.hands.retarget import nearest_euler
 
 SLID_TASKS = ("push", "pull")
@@ -117,9 +117,6 @@ def push_trajectory(model: HandModel, points_obj: np.ndarray, object_poses: np.n
     d = disp / np.linalg.norm(disp)
     pts = np.asarray(points_obj, float) @ P[a, :3, :3].T + P[a, :3, 3]
     q_a = push_pose(model, pts, d)
-    W_a = np.eye(4)
-    from unihm_core.hands.model import q_to_wrist_pose  # noqa: PLC0415
-
     W_a = q_to_wrist_pose(q_a[None, :6])[0]
     wrists = np.repeat(W_a[None], T, axis=0)
     n_app = max(2, int(round(APPROACH_SHARE * (a + 1))))
