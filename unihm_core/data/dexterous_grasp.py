@@ -89,7 +89,8 @@ YAW_STEPS = 12
 SQUEEZE = 0.002  # [m] grasp targets put the tip spheres this far inside the surface
 OPEN_MARGIN = 0.03  # [m] pre-grasp contacts this much further out
 KNUCKLE_CLEARANCE = 0.015  # [m] knuckles above the object's top
-IK_TOLERANCE = 0.005  # [m]
+IK_TOLERANCE = 0.005  # [m] the thumb and the best placed finger tip
+SECOND_TOLERANCE = 0.010  # [m] the second finger tip (the simulation decides whether it holds)
 MAX_LINK_PENETRATION = 0.003  # [m] non-tip collision spheres in the hull or the table
 SIDE_WEIGHT = 0.3  # IK weight of the ring and little fingertips
 KNUCKLE_WEIGHT = 0.5
@@ -364,7 +365,7 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, limi
         pos = model.fingertip_positions(q)
         errs = np.array([np.linalg.norm(pos[i] - tips[i][0]) for i in sorted(tips)])
         err = float(max(errs[0], np.sort(errs[1:])[1]))  # the thumb and two opposing fingertips
-        if err > IK_TOLERANCE:
+        if max(errs[0], np.sort(errs[1:])[0]) > IK_TOLERANCE or err > SECOND_TOLERANCE:
             continue
         pen = _penetration(model, q, planes)
         if pen > MAX_LINK_PENETRATION:
