@@ -20,8 +20,8 @@ first, and (with ``--sim-check``) keeps the first that the execution check confi
   (the gripper) keep the retargeted motion.
 
 Over a whole fresh 40-sequence build (seed 7), every (sequence, robot hand) pair executed: 15 of 280
-pairs kept the object on its plan with the retargeted motions (5 %), 188 of 280 (67 %) with these
-(carried 65 %, slid 76 %, articulated 55 %); the human hand's own demonstrations 9 -> 32 of 40.
+pairs kept the object on its plan with the retargeted motions (5 %), 195 of 280 (70 %) with these
+(carried 69 %, slid 77 %, articulated 55 %); the human hand's own demonstrations 9 -> 32 of 40.
 A 150-sequence build (seed 11): 723 of 1050 (69 %); per hand in the dataset card.
 
 """
