@@ -26,22 +26,26 @@ the fingertips move when the hand closes (open to "power grasp" presets), orthog
 Grasp (at the anchor frame ``a``, the last frame before the object first moves; surface samples
 in world coordinates):
 
-* **Height.** The contact height is :data:`DEPTH_SHARE` of the object's height below its top,
-  clipped to [:data:`MIN_DEPTH`, :data:`MAX_DEPTH`], and never lower than the fingertip radius
-  plus :data:`TABLE_MARGIN` above the table.
-* **Direction.** :data:`YAW_STEPS` jaw axes over 360 degrees (the thumb's side matters for the
-  wrist). For each, the contact band (surface points within :data:`BAND` of the contact height)
-  gives the thumb's contact ``A`` (the band's extreme along ``-u``) and the fingers' contact
-  ``B`` (along ``+u``), both on the band's middle line along ``v``. Directions are ranked by how
-  well the contact normals point along the jaw axis, then by width, as the gripper's are.
+* **Heights.** Contact heights from :data:`MIN_DEPTH` below the object's top down by
+  :data:`HEIGHT_STEP` to :data:`DEPTH_SHARE` of its height (at most :data:`MAX_DEPTH`), never lower
+  than the fingertip radius plus :data:`TABLE_MARGIN` above the table.
+* **Directions.** :data:`YAW_STEPS` jaw axes over 360 degrees (the thumb's side matters for the
+  wrist). For each height and axis, the contact band (surface points within :data:`BAND` of the
+  height) gives the thumb's contact ``A`` (the band's extreme along ``-u``) and the fingers'
+  contact ``B`` (along ``+u``), both on the band's middle line along ``v``. Candidates are ranked
+  by how well the convex hull's normals at ``A`` and ``B`` point along the jaw axis, less
+  :data:`TILT_PENALTY` times their largest upward tilt (rounded to 0.1), then by width (narrowest
+  first), then by height (highest first). The simulation collides with the hull, so its normals
+  count, not the mesh's: a bottle's cap above its shoulder has a cone of hull around it.
 * **Fingers.** Damped least-squares IK on the whole state (wrist and fingers) puts the thumb tip
   sphere :data:`SQUEEZE` inside the surface at ``A``, the index and middle tips likewise at ``B``
-  (spread along ``v`` as in the hand's pinch preset), the ring and little tips beside them (lower
+  (spread along ``v`` as in the hand's open preset), the ring and little tips beside them (lower
   weight), and the knuckles :data:`KNUCKLE_CLEARANCE` above the object's top (the palm stays out
   of it), while every other collision sphere of the hand is pushed :data:`LINK_MARGIN` out of the
-  object's convex hull (the distal capsules' ends, which touch where the tips do, excepted). A
-  candidate is kept when the thumb tip and two of the finger tips are within :data:`IK_TOLERANCE`
-  of their targets and no other part of the hand (its collision spheres,
+  object's convex hull (the distal capsules' ends, which touch where the tips do, excepted), every
+  sphere above the table, and no fingertip deeper than :data:`MAX_TIP_DEPTH`. A candidate is kept
+  when the thumb tip and the best placed finger tip are within :data:`IK_TOLERANCE` of their
+  targets and a second finger tip within :data:`SECOND_TOLERANCE` and no other part of the hand (its collision spheres,
   :mod:`unihm_core.refine.hand_spheres`) is deeper than :data:`MAX_LINK_PENETRATION` in the
   object's convex hull or the table.
 * **Pre-grasp.** The same wrist, fingers solved for contacts :data:`OPEN_MARGIN` further out, so
