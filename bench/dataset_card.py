@@ -66,6 +66,9 @@ human hand's row is its own demonstration, executed the same way.
     else:
         sim_text = ("This build ran without `--sim-check`: the sequences were not executed in physics "
                     "(docs/RESULTS.md, physics section, measures that separately).")
+    from unihm_core.data.objects import OBJECT_TYPES
+
+    n_types = len(OBJECT_TYPES)
     body = f"""# The synthetic dataset
 
 Built by `unihm data build` (module `unihm_core/data`); this page is written by
@@ -116,7 +119,7 @@ sequences are flagged (`hands_valid`) and the learners skip them where it matter
 
 ## Honest notes: how this differs from DexYCB / OakInk
 
-- Objects are procedural primitives shaped like YCB objects (25 types), without textures,
+- Objects are procedural primitives shaped like YCB objects ({n_types} types), without textures,
   printed labels, transparency or deformation; bowls and plates are the only receptacles.
 - Human motions are synthesised from geometry (grasp frames per shape, each finger closed to
   its *first* contact along its closing path — the object, or the table — and minimum-jerk
