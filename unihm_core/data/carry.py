@@ -46,6 +46,19 @@ def _fill_gaps(moving: np.ndarray) -> np.ndarray:
     return out
 
 
+MIN_ANCHOR = 4  # frames before the first motion a hand's own motion needs to approach
+
+
+def anchor_span(moving: np.ndarray) -> tuple[int, int] | None:
+    """``(a, last)``: the anchor frame (the last one before the object first moves, pauses
+    filled) and the last moving frame; None when nothing moves or ``a < MIN_ANCHOR``."""
+    runs = moving_runs(_fill_gaps(np.asarray(moving, bool)))
+    if not runs:
+        return None
+    a = max(runs[0][0] - 1, 0)
+    return (a, runs[-1][1]) if a >= MIN_ANCHOR else None
+
+
 def rigid_carry(model: HandModel, q: np.ndarray, object_poses: np.ndarray, moving: np.ndarray) -> np.ndarray:
     """``(T, D)`` copy of ``q`` holding each moving run's first-frame grasp (module docstring).
 

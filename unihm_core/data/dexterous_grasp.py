@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from unihm_core.data.carry import _fill_gaps, moving_runs
+from unihm_core.data.carry import anchor_span
 from unihm_core.data.gripper_grasp import CARRIED_TASKS
 from unihm_core.data.motions import min_jerk
 from unihm_core.hands.model import HandModel, q_to_wrist_pose, wrist_pose_to_q
@@ -131,8 +131,7 @@ def hand_axes(model: HandModel) -> HandAxes:
     closing direction; only hands with a thumb have the pinch grasps)."""
     from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
 
-    q_open, q_power, q_pinch = (preset_pose(model, n) for n in ("open", "power grasp", "pinch"))
-    t_open, t_power, t_pinch = (model.fingertip_positions(q) for q in (q_open, q_power, q_pinch))
+    t_open, t_power = (model.fingertip_positions(preset_pose(model, n)) for n in ("open", "power grasp"))
     thumb = bool(model.spec.fingers) and model.spec.fingers[0] == "thumb"
     f = (t_open[1:] if thumb else t_open).mean(0)
     f /= np.linalg.norm(f)
@@ -278,6 +277,48 @@ def _penetration(model: HandModel, q: np.ndarray, planes: list[np.ndarray]) -> f
 
 
 DOWN = np.array([0.0, 0.0, -1.0])
+UP = -DOWN
+
+
+def _solve_pinch(model: HandModel, R: np.ndarray, A: np.ndarray, B: np.ndarray, jaw: np.ndarray,
+                 knuckle_limit: tuple[np.ndarray, float], planes: list[np.ndarray], second_tol: float,
+                 pre_clear: bool) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+    """The grasp and pre-grasp states of a thumb at ``A`` against the fingers at ``B`` (spread
+    across the hand as in its open preset) with the hand turned by ``R``, or None when the IK
+    misses (thumb or best finger tip farther than :data:`IK_TOLERANCE`, second finger tip farther
+    than ``second_tol``) or a link is inside ``planes``; returns ``(q, q_pre, tip_error, penetration)``.
+    The pre-grasp opens the contacts :data:`OPEN_MARGIN` further along ``jaw``; with ``pre_clear``
+    its fingertips must also be clear of the hulls."""
+    from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
+
+    ax = _axes(model)
+    side = R @ np.cross(ax.finger, ax.palm)
+    tips = {0: (A, 1.0)}
+    for i in range(1, len(ax.spread)):
+        tips[i] = (B + ax.spread[i] * side, 1.0 if i <= 2 else SIDE_WEIGHT)
+    q0 = preset_pose(model, "pinch")
+    W = np.eye(4)
+    W[:3, :3] = R
+    tip0 = model.fingertip_positions(q0)
+    W[:3, 3] = 0.5 * (A + B) - R @ (0.5 * (tip0[0] + 0.5 * (tip0[1] + tip0[2])))
+    q0[:6] = wrist_pose_to_q(W[None])[0]
+    q = _ik(model, q0, tips, ax.knuckles, knuckle_limit, wrist_free=True)
+    q = _ik(model, q, tips, ax.knuckles, knuckle_limit, wrist_free=True, planes=planes, iters=60)
+    pos = model.fingertip_positions(q)
+    errs = np.array([np.linalg.norm(pos[i] - tips[i][0]) for i in sorted(tips)])
+    err = float(max(errs[0], np.sort(errs[1:])[1]))  # the thumb and two opposing fingertips
+    if max(errs[0], np.sort(errs[1:])[0]) > IK_TOLERANCE or err > second_tol:
+        return None
+    pen = _penetration(model, q, planes)
+    if pen > MAX_LINK_PENETRATION:
+        return None
+    pre_tips = {i: (t - OPEN_MARGIN * jaw if i == 0 else t + OPEN_MARGIN * jaw, w) for i, (t, w) in tips.items()}
+    q_pre = _ik(model, q, pre_tips, ax.knuckles, None, wrist_free=False, planes=planes)
+    if _penetration(model, q_pre, planes) > MAX_LINK_PENETRATION:  # clear where the hand comes in
+        return None
+    if pre_clear and (_hull_distance(planes, model.fingertip_positions(q_pre))[0] < model.spec.link_radius).any():
+        return None
+    return q, q_pre, err, pen
 
 
 def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, limit: int = CANDIDATES, *,
@@ -300,7 +341,6 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, limi
             :data:`MIN_DEPTH` by :data:`HEIGHT_STEP` to :data:`DEPTH_SHARE` of its extent, at
             most :data:`MAX_DEPTH`).
     """
-    from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
     from unihm_core.refine.whole_hand import hull_planes  # noqa: PLC0415
 
     P, Nrm = np.asarray(points, float), np.asarray(normals, float)
@@ -344,7 +384,6 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, limi
             width = float(a.max() - a.min())
             ranked.append(((round(score, 1), -width, -depth), u, v, cv, float(a.min()), float(a.max()), level, quality))
     ranked.sort(key=lambda x: x[0], reverse=True)
-    q_pinch = preset_pose(model, "pinch")
     R_h = np.stack([ax.finger, ax.palm, np.cross(ax.finger, ax.palm)], axis=1)  # hand axes as columns
     knuckle_limit = (a_dir, near - KNUCKLE_CLEARANCE)
     out = []
@@ -354,34 +393,10 @@ def pinch_grasps(model: HandModel, points: np.ndarray, normals: np.ndarray, limi
         base = cv * v + level * a_dir
         A = a_lo * u + base - (r - SQUEEZE) * u
         B = a_hi * u + base + (r - SQUEEZE) * u
-        side = R @ np.cross(ax.finger, ax.palm)
-        tips = {0: (A, 1.0)}
-        for i in range(1, len(ax.spread)):
-            tips[i] = (B + ax.spread[i] * side, 1.0 if i <= 2 else SIDE_WEIGHT)
-        q0 = q_pinch.copy()
-        W = np.eye(4)
-        W[:3, :3] = R
-        tip0 = model.fingertip_positions(q0)
-        W[:3, 3] = 0.5 * (A + B) - R @ (0.5 * (tip0[0] + 0.5 * (tip0[1] + tip0[2])))
-        q0[:6] = wrist_pose_to_q(W[None])[0]
-        q = _ik(model, q0, tips, ax.knuckles, knuckle_limit, wrist_free=True)
-        q = _ik(model, q, tips, ax.knuckles, knuckle_limit, wrist_free=True, planes=planes, iters=60)
-        pos = model.fingertip_positions(q)
-        errs = np.array([np.linalg.norm(pos[i] - tips[i][0]) for i in sorted(tips)])
-        err = float(max(errs[0], np.sort(errs[1:])[1]))  # the thumb and two opposing fingertips
-        if max(errs[0], np.sort(errs[1:])[0]) > IK_TOLERANCE or err > SECOND_TOLERANCE:
+        solved = _solve_pinch(model, R, A, B, u, knuckle_limit, planes, SECOND_TOLERANCE, pre_clear=True)
+        if solved is None:
             continue
-        pen = _penetration(model, q, planes)
-        if pen > MAX_LINK_PENETRATION:
-            continue
-        pre_tips = {i: (t - OPEN_MARGIN * u if i == 0 else t + OPEN_MARGIN * u, w) for i, (t, w) in tips.items()}
-        q_pre = _ik(model, q, pre_tips, ax.knuckles, None, wrist_free=False, planes=planes)
-        # the pre-grasp must be clear where the hand comes in
-        if _penetration(model, q_pre, planes) > MAX_LINK_PENETRATION:
-            continue
-        d_pre, _ = _hull_distance(planes, model.fingertip_positions(q_pre))
-        if (d_pre < r).any():
-            continue
+        q, q_pre, err, pen = solved
         out.append(PinchGrasp(q, q_pre, u, a_hi - a_lo, quality, err, pen, a_dir))
         if len(out) >= limit:
             break
@@ -432,14 +447,6 @@ def _trajectory(model: HandModel, grasp: PinchGrasp, P: np.ndarray, a: int, last
     return model.clamp(q)
 
 
-def _anchor(moving: np.ndarray) -> tuple[int, int] | None:
-    runs = moving_runs(_fill_gaps(np.asarray(moving, bool)))
-    if not runs:
-        return None
-    a = max(runs[0][0] - 1, 0)
-    return (a, runs[-1][1]) if a >= 4 else None
-
-
 def dexterous_trajectories(model: HandModel, points_obj: np.ndarray, normals_obj: np.ndarray,
                            object_poses: np.ndarray, moving: np.ndarray, task: str,
                            limit: int = CANDIDATES) -> list[tuple[np.ndarray, PinchGrasp]]:
@@ -448,7 +455,7 @@ def dexterous_trajectories(model: HandModel, points_obj: np.ndarray, normals_obj
     if task not in CARRIED_TASKS or not _has_thumb(model):
         return []
     P = np.asarray(object_poses, float)
-    span = _anchor(moving)
+    span = anchor_span(moving)
     if span is None:
         return []
     a, last = span
@@ -472,8 +479,6 @@ def handle_grasps(model: HandModel, points: np.ndarray, inward: np.ndarray, obst
     in front of ``behind`` (the face the bar sticks out of, along ``inward``); the ring and little
     tips beside them (lower weight). Candidates differ in where along the bar the hand sits.
     """
-    from unihm_core.hands.poses import preset_pose  # noqa: PLC0415
-
     P = np.asarray(points, float)
     i_dir = np.asarray(inward, float)
     lat = np.cross(np.array([0.0, 0.0, 1.0]), i_dir)
@@ -488,39 +493,17 @@ def handle_grasps(model: HandModel, points: np.ndarray, inward: np.ndarray, obst
     R_h = np.stack([ax.finger, ax.palm, np.cross(ax.finger, ax.palm)], axis=1)
     R_w = np.stack([i_dir, DOWN, np.cross(i_dir, DOWN)], axis=1)
     R = R_w @ R_h.T  # fingers point inward, the palm down
-    side = R @ np.cross(ax.finger, ax.palm)
-    q_pinch = preset_pose(model, "pinch")
     knuckle_limit = (DOWN, -(z_top + KNUCKLE_CLEARANCE))
     out = []
     for shift in (0.0, -0.01, 0.01):
         c = (0.5 * (sl.min() + sl.max()) + shift) * lat + depth * i_dir
         A = c + (z_bot - (r - SQUEEZE)) * np.array([0, 0, 1.0])
         B = c + (z_top + (r - SQUEEZE)) * np.array([0, 0, 1.0])
-        tips = {0: (A, 1.0)}
-        for k in range(1, len(ax.spread)):
-            tips[k] = (B + ax.spread[k] * side, 1.0 if k <= 2 else SIDE_WEIGHT)
-        q0 = q_pinch.copy()
-        W = np.eye(4)
-        W[:3, :3] = R
-        tip0 = model.fingertip_positions(q0)
-        W[:3, 3] = 0.5 * (A + B) - R @ (0.5 * (tip0[0] + 0.5 * (tip0[1] + tip0[2])))
-        q0[:6] = wrist_pose_to_q(W[None])[0]
-        q = _ik(model, q0, tips, ax.knuckles, knuckle_limit, wrist_free=True)
-        q = _ik(model, q, tips, ax.knuckles, knuckle_limit, wrist_free=True, planes=obstacles, iters=60)
-        pos = model.fingertip_positions(q)
-        errs = np.array([np.linalg.norm(pos[k] - tips[k][0]) for k in sorted(tips)])
-        err = float(max(errs[0], np.sort(errs[1:])[1]))
-        if err > IK_TOLERANCE:
+        solved = _solve_pinch(model, R, A, B, UP, knuckle_limit, obstacles, IK_TOLERANCE, pre_clear=False)
+        if solved is None:
             continue
-        pen = _penetration(model, q, obstacles)
-        if pen > MAX_LINK_PENETRATION:
-            continue
-        up = np.array([0, 0, 1.0])
-        pre_tips = {k: (t - OPEN_MARGIN * up if k == 0 else t + OPEN_MARGIN * up, w) for k, (t, w) in tips.items()}
-        q_pre = _ik(model, q, pre_tips, ax.knuckles, None, wrist_free=False, planes=obstacles)
-        if _penetration(model, q_pre, obstacles) > MAX_LINK_PENETRATION:
-            continue
-        out.append(PinchGrasp(q, q_pre, up, z_top - z_bot, 1.0, err, pen, i_dir))
+        q, q_pre, err, pen = solved
+        out.append(PinchGrasp(q, q_pre, UP, z_top - z_bot, 1.0, err, pen, i_dir))
         if len(out) >= limit:
             break
     return out
@@ -548,7 +531,7 @@ def handle_trajectories(model: HandModel, handle_obj: np.ndarray, handle_normals
     if not _has_thumb(model):
         return []
     P = np.asarray(object_poses, float)
-    span = _anchor(moving)
+    span = anchor_span(moving)
     if span is None:
         return []
     a, last = span

@@ -65,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unihm_core.data.carry import _fill_gaps, moving_runs
+from unihm_core.data.carry import anchor_span
 from unihm_core.data.motions import min_jerk
 from unihm_core.hands.model import HandModel, wrist_pose_to_q
 from unihm_core.hands.retarget import nearest_euler
@@ -241,11 +241,10 @@ def gripper_trajectory(model: HandModel, points_obj: np.ndarray, object_poses: n
         return None
     P = np.asarray(object_poses, float)
     T = len(P)
-    runs = moving_runs(_fill_gaps(np.asarray(moving, bool)))
-    if not runs:
+    span = anchor_span(moving)
+    if span is None:
         return None
-    first, last = runs[0][0], runs[-1][1]
-    a = max(first - 1, 0)
+    a, last = span
     pts = np.asarray(points_obj, float) @ P[a, :3, :3].T + P[a, :3, 3]
     nrm = None if normals_obj is None else np.asarray(normals_obj, float) @ P[a, :3, :3].T
     grasp = top_grasp(pts, nrm)
@@ -253,7 +252,7 @@ def gripper_trajectory(model: HandModel, points_obj: np.ndarray, object_poses: n
         side = side_grasp(pts, nrm)
         if side is not None and (grasp is None or side.quality > grasp.quality):
             grasp = side
-    if grasp is None or a < 4:
+    if grasp is None:
         return None
     nw = model.n_wrist
     f_open = float(model.upper[nw])

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unihm_core.data.carry import _fill_gaps, moving_runs
+from unihm_core.data.carry import anchor_span
 from unihm_core.data.motions import min_jerk
 from unihm_core.hands.model import HandModel, q_to_wrist_pose, wrist_pose_to_q
 from unihm_core.hands.retarget import nearest_euler
@@ -105,14 +105,13 @@ def push_trajectory(model: HandModel, points_obj: np.ndarray, object_poses: np.n
         return None
     P = np.asarray(object_poses, float)
     T = len(P)
-    runs = moving_runs(_fill_gaps(np.asarray(moving, bool)))
-    if not runs:
+    span = anchor_span(moving)
+    if span is None:
         return None
-    first, last = runs[0][0], runs[-1][1]
-    a = max(first - 1, 0)
+    a, last = span
     disp = P[last, :3, 3] - P[a, :3, 3]
     disp[2] = 0.0
-    if np.linalg.norm(disp) < MIN_DISPLACEMENT or a < 4:
+    if np.linalg.norm(disp) < MIN_DISPLACEMENT:
         return None
     d = disp / np.linalg.norm(disp)
     pts = np.asarray(points_obj, float) @ P[a, :3, :3].T + P[a, :3, 3]
